@@ -1,0 +1,28 @@
+"""qa: find and cite the passages of Vietnamese documents that answer a question."""
+
+from .api import Retriever
+from .errors import (
+    CorpusError,
+    EmbedderError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    QAError,
+    QueryError,
+)
+from .retrieve import Hit
+from .settings import Settings, SettingsError
+
+__all__ = [
+    "CorpusError",
+    "EmbedderError",
+    "Hit",
+    "IndexCorruptError",
+    "IndexMismatchError",
+    "IndexNotFoundError",
+    "QAError",
+    "QueryError",
+    "Retriever",
+    "Settings",
+    "SettingsError",
+]

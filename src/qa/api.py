@@ -1,0 +1,159 @@
+"""The public API: one `Retriever` that builds, loads and searches an index.
+
+from qa import Retriever
+r = Retriever.load("index")
+for hit in r.search("Chỉ thị 12-CT/TW được ban hành ngày nào?", k=5):
+    print(hit.rank, hit.title, hit.text)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from .embed import DEFAULT_EMBEDDER, Embedder, embedder_id, load_embedder
+from .errors import IndexMismatchError
+from .index import BuildReport, ChunkerSettings, Index, build_index
+from .retrieve import Hit, Mode, search
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Retriever:
+    """A loaded index and the embedder it was built with; safe to share between threads."""
+
+    def __init__(
+        self,
+        index: Index,
+        embedder: Embedder,
+        *,
+        settings: Settings | None = None,
+        report: BuildReport | None = None,
+    ) -> None:
+        if index.embedder_id != embedder.id:
+            raise IndexMismatchError(_mismatch(index, embedder.id))
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings or Settings()
+        self.report = report  # what the last build changed, when this retriever came from one
+        self._lock = threading.Lock()  # the embedding engines are not re-entrant
+
+    @classmethod
+    def load(
+        cls,
+        index: str | Path | None = None,
+        *,
+        settings: Settings | None = None,
+        embedder: Embedder | None = None,
+    ) -> Retriever:
+        """Open an index folder with the embedder recorded in it (or the one asked for)."""
+        settings = settings or Settings.from_env()
+        loaded = Index.load(index or settings.index)
+        recorded = loaded.manifest["embedder"]
+        if embedder is None:
+            if settings.embedder is None:
+                name, segmented = recorded["name"], recorded["segmented"]
+            else:
+                name, segmented = settings.embedder, settings.segment
+            if embedder_id(name, segmented=segmented) != loaded.embedder_id:
+                raise IndexMismatchError(_mismatch(loaded, embedder_id(name, segmented=segmented)))
+            embedder = load_embedder(name, segmented=segmented)
+        return cls(loaded, embedder, settings=settings)
+
+    @classmethod
+    def build(
+        cls,
+        corpus: str | Path | None = None,
+        index: str | Path | None = None,
+        *,
+        settings: Settings | None = None,
+        embedder: Embedder | None = None,
+        rebuild: bool = False,
+        progress: bool = False,
+    ) -> Retriever:
+        """Build the index from a corpus folder, or update it with what changed."""
+        settings = settings or Settings.from_env()
+        corpus = corpus or settings.corpus
+        index = Path(index or settings.index)
+        embedder = embedder or load_embedder(
+            settings.embedder or DEFAULT_EMBEDDER, segmented=settings.segment
+        )
+        chunker = ChunkerSettings(
+            settings.chunk_size, settings.chunk_overlap, settings.context, settings.tokenizer
+        )
+        with _progress_bars(progress) as bar:
+            report = build_index(
+                corpus, index, embedder=embedder, chunker=chunker, rebuild=rebuild, progress=bar
+            )
+        log.info(
+            "index %s: %d passages, %d embedded in %.1fs",
+            index,
+            report.passages,
+            report.embedded,
+            report.seconds,
+        )
+        return cls(Index.load(index), embedder, settings=settings, report=report)
+
+    def search(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        mode: Mode | None = None,
+        docs: Sequence[str] | None = None,
+    ) -> list[Hit]:
+        """The k best passages for a question, each a verbatim span of its document."""
+        with self._lock:
+            return search(
+                self.index,
+                self.embedder,
+                question,
+                k=self.settings.k if k is None else k,
+                mode=mode or self.settings.mode,
+                docs=docs,
+            )
+
+    @property
+    def documents(self) -> dict[str, str]:
+        """Document id → title, for choosing which documents to search."""
+        return {d.id: d.title for d in self.index.documents.values()}
+
+    def document_text(self, doc_id: str) -> str:
+        return self.index.documents[doc_id].text
+
+    def __len__(self) -> int:
+        return len(self.index.chunks)
+
+
+def _mismatch(index: Index, wanted: str) -> str:
+    return (
+        f"the index at {index.path} was built with embedder {index.embedder_id!r}, not "
+        f"{wanted!r}; rebuild it for that model with: qa index --rebuild --index {index.path} "
+        f"--embedder NAME, or leave the embedder unset to use the index's own"
+    )
+
+
+@contextmanager
+def _progress_bars(enabled: bool):
+    """tqdm bars on stderr, one per long step, when asked for."""
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm
+
+    bars = []
+
+    def open_bar(total: int, label: str):
+        bar = tqdm(total=total, desc=label, unit="passage")
+        bars.append(bar)
+        return bar.update
+
+    try:
+        yield open_bar
+    finally:
+        for bar in bars:
+            bar.close()

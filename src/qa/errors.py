@@ -1,0 +1,29 @@
+"""Every error the library raises says what happened and how to fix it."""
+
+
+class QAError(Exception):
+    """Base class: catch this to handle any failure of the assistant."""
+
+
+class CorpusError(QAError):
+    """The corpus folder or one of its files cannot be read."""
+
+
+class EmbedderError(QAError):
+    """The embedding model cannot be loaded or used."""
+
+
+class IndexNotFoundError(QAError):
+    """There is no index where one was expected."""
+
+
+class IndexMismatchError(QAError):
+    """The index was built by another embedder, chunker or format version."""
+
+
+class IndexCorruptError(QAError):
+    """An index file is missing or does not match its checksum."""
+
+
+class QueryError(QAError):
+    """The question or the search options are not usable."""

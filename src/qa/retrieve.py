@@ -1,0 +1,140 @@
+"""Retrieve: rank passages for a question by meaning, by words, or both fused.
+
+Hybrid search fuses the dense and lexical rankings by reciprocal rank, then collapses
+passages that overlap in the source or say the same thing, so the k hits are k
+different passages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from .embed import Embedder
+from .errors import QueryError
+from .index import Index
+from .text import canonical, syllables
+
+Mode = Literal["hybrid", "dense", "bm25"]
+MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
+
+RRF_K = 60  # the usual reciprocal-rank constant: flattens the head of each ranking
+MIN_CANDIDATES = 50
+OVERLAP = 0.5  # share of the shorter passage two hits may share before one goes
+NEAR_DUPLICATE = 0.9  # Jaccard similarity of syllable sets above which two passages are one
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: int
+    doc_id: str
+    title: str
+    heading: str
+    text: str  # verbatim source text: document[start:end]
+    start: int
+    end: int
+    score: float
+
+
+def search(
+    index: Index,
+    embedder: Embedder,
+    question: str,
+    *,
+    k: int = 5,
+    mode: Mode = "hybrid",
+    docs: Sequence[str] | None = None,
+) -> list[Hit]:
+    question = canonical(question or "")
+    if not question:
+        raise QueryError("the question is empty; type a question in Vietnamese")
+    if mode not in MODES:
+        raise QueryError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if not isinstance(k, int) or k < 1:
+        raise QueryError(f"k must be a whole number of at least 1, not {k!r}")
+    rows = None
+    if docs:
+        unknown = sorted(set(docs) - set(index.documents))
+        if unknown:
+            raise QueryError(
+                f"unknown document(s) {', '.join(unknown)}; the index has: {', '.join(index.documents)}"
+            )
+        rows = index.rows_of(list(docs))
+    n = max(MIN_CANDIDATES, 10 * k)
+    rankings = []
+    if mode in ("dense", "hybrid"):
+        ids, sims = index.search_dense(embedder.embed_query(question), n, rows=rows)
+        rankings.append((ids, sims))
+    if mode in ("bm25", "hybrid"):
+        rankings.append(_search_lexical(index, question, n, rows=rows))
+    if mode == "hybrid":
+        ranked = _fuse(rankings)
+    else:
+        ranked = list(zip(rankings[0][0].tolist(), rankings[0][1].tolist()))
+    return _collapse(index, ranked, k)
+
+
+def _search_lexical(index: Index, question: str, n: int, *, rows: np.ndarray | None):
+    scores = index.lexical.score(question)
+    if rows is not None:
+        masked = np.full_like(scores, -np.inf)
+        masked[rows] = scores[rows]
+        scores = masked
+    n = min(n, int(np.count_nonzero(scores > 0)))
+    if n == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    top = np.argpartition(-scores, n - 1)[:n]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return top.astype(np.int64), scores[top]
+
+
+def _fuse(rankings) -> list[tuple[int, float]]:
+    fused: dict[int, float] = {}
+    for ids, _ in rankings:
+        for rank, row in enumerate(ids.tolist()):
+            fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _collapse(index: Index, ranked: list[tuple[int, float]], k: int) -> list[Hit]:
+    chosen: list[int] = []
+    shapes: list[set[str]] = []
+    hits: list[Hit] = []
+    for row, score in ranked:
+        chunk = index.chunks[row]
+        shape = set(syllables(chunk.text))
+        if any(_overlaps(chunk, index.chunks[other]) for other in chosen) or any(
+            _similar(shape, seen) for seen in shapes
+        ):
+            continue
+        chosen.append(row)
+        shapes.append(shape)
+        hits.append(
+            Hit(
+                len(hits) + 1,
+                chunk.doc_id,
+                chunk.title,
+                chunk.heading,
+                chunk.text,
+                chunk.start,
+                chunk.end,
+                float(score),
+            )
+        )
+        if len(hits) == k:
+            break
+    return hits
+
+
+def _overlaps(a, b) -> bool:
+    if a.doc_id != b.doc_id:
+        return False
+    shared = min(a.end, b.end) - max(a.start, b.start)
+    return shared > OVERLAP * min(a.end - a.start, b.end - b.start)
+
+
+def _similar(a: set[str], b: set[str]) -> bool:
+    return bool(a and b) and len(a & b) / len(a | b) >= NEAR_DUPLICATE

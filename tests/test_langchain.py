@@ -1,0 +1,20 @@
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+
+from qa.langchain import QARetriever
+
+
+def test_langchain_retriever_returns_cited_documents(retriever):
+    lc = QARetriever(retriever=retriever, k=3)
+    assert isinstance(lc, BaseRetriever)
+    docs = lc.invoke("Hà Nội đạt bao nhiêu điểm trong khảo sát?")
+    assert len(docs) == 3 and all(isinstance(d, Document) for d in docs)
+    assert any("80,77 điểm" in d.page_content for d in docs)
+    meta = docs[0].metadata
+    assert meta["rank"] == 1 and meta["doc_id"].endswith(".txt")
+    assert retriever.document_text(meta["doc_id"])[meta["start"] : meta["end"]] == docs[0].page_content
+
+
+def test_langchain_retriever_honours_document_filter(retriever):
+    lc = QARetriever(retriever=retriever, k=2, mode="bm25", docs=["001_5890e04fe2056a11.txt"])
+    assert {d.metadata["doc_id"] for d in lc.invoke("Chỉ thị 12")} == {"001_5890e04fe2056a11.txt"}

@@ -1,0 +1,75 @@
+import unicodedata
+
+import pytest
+
+from qa import QueryError
+
+DATE_ANSWERS = ("05/01/2022", "5-1-2022", "1 tháng 1 năm 2022")
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_date_of_directive_12_is_in_the_top_5(retriever, mode):
+    hits = retriever.search("Chỉ thị 12-CT/TW được ban hành ngày nào?", k=5, mode=mode)
+    assert any(any(a in h.text for a in DATE_ANSWERS) for h in hits)
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("Hà Nội đạt bao nhiêu điểm trong đợt khảo sát về đối ngoại nhân dân?", "80,77 điểm"),
+        ("Việt Nam có quan hệ với bao nhiêu nước và vùng lãnh thổ?", "185 nước"),
+        ("Ai ký công văn sao gửi tài liệu của Ban Tuyên giáo Thị ủy Hương Trà?", "Lê Nhật Minh"),
+        ("Đối ngoại nhân dân là gì?", "Đối ngoại nhân dân là quan hệ và hoạt động đối ngoại"),
+        ("Mặt trận phát triển quan hệ với mấy đối tác truyền thống?", "5 đối tác truyền thống"),
+    ],
+)
+def test_real_questions_find_the_answer_in_the_top_5(retriever, question, answer):
+    hits = retriever.search(question, k=5)
+    assert any(answer in h.text for h in hits), [h.text[:80] for h in hits]
+
+
+def test_unaccented_question_finds_the_accented_passage(retriever):
+    hits = retriever.search("ha noi dat bao nhieu diem khao sat doi ngoai nhan dan", k=5)
+    assert any("80,77 điểm" in h.text for h in hits)
+
+
+def test_nfd_and_tone_placement_variants_rank_the_same(retriever):
+    question = "Vai trò của đối ngoại nhân dân trong giữ vững môi trường hòa bình"
+    variants = [
+        question,
+        unicodedata.normalize("NFD", question),
+        question.replace("hòa", "hoà"),
+    ]
+    rankings = [[(h.doc_id, h.start) for h in retriever.search(v, k=5)] for v in variants]
+    assert rankings[0] == rankings[1] == rankings[2]
+
+
+def test_hits_are_distinct_verbatim_passages(retriever):
+    hits = retriever.search("đối ngoại nhân dân", k=10)
+    assert [h.rank for h in hits] == list(range(1, 11))
+    for h in hits:
+        assert retriever.document_text(h.doc_id)[h.start : h.end] == h.text
+    for a in hits:
+        for b in hits:
+            if a is not b and a.doc_id == b.doc_id:
+                shared = min(a.end, b.end) - max(a.start, b.start)
+                assert shared <= 0.5 * min(a.end - a.start, b.end - b.start)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_search_can_be_restricted_to_documents(retriever):
+    only = ["004_0f785d997b4fb8c5.txt"]
+    for mode in ("hybrid", "dense", "bm25"):
+        hits = retriever.search("Chỉ thị 12-CT/TW ban hành ngày nào?", k=5, mode=mode, docs=only)
+        assert hits and {h.doc_id for h in hits} == set(only)
+
+
+def test_bad_requests_say_what_to_do(retriever):
+    with pytest.raises(QueryError, match="empty"):
+        retriever.search("   ")
+    with pytest.raises(QueryError, match=r"unknown document.*the index has"):
+        retriever.search("đối ngoại", docs=["nope.txt"])
+    with pytest.raises(QueryError, match="mode"):
+        retriever.search("đối ngoại", mode="fuzzy")
+    with pytest.raises(QueryError, match="k must"):
+        retriever.search("đối ngoại", k=0)
