@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install index run test lint clean
+.PHONY: install index run test lint clean eval
 
 # torch==2.13.0 first: the CPU build is on disk; any other torch request pulls GBs of CUDA.
 $(STAMP): pyproject.toml
@@ -33,3 +33,7 @@ lint: install
 
 clean:
 	rm -rf index .pytest_cache .ruff_cache
+
+# Full evaluation with the usual-recipe baselines and the ablation table: eval/results/.
+eval: install
+	$(BIN)/qa eval --corpus seeds --index index --ablation

@@ -1,5 +1,6 @@
 """qa: find and cite the passages of Vietnamese documents that answer a question."""
 
+from .answer import Answer, AnswerSentence
 from .api import Retriever
 from .errors import (
     CorpusError,
@@ -14,6 +15,8 @@ from .retrieve import Hit
 from .settings import Settings, SettingsError
 
 __all__ = [
+    "Answer",
+    "AnswerSentence",
     "CorpusError",
     "EmbedderError",
     "Hit",

@@ -11,14 +11,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from contextlib import contextmanager
 from pathlib import Path
 
+from .answer import Answer, answer
 from .embed import DEFAULT_EMBEDDER, Embedder, embedder_id, load_embedder
 from .errors import IndexMismatchError
 from .index import BuildReport, ChunkerSettings, Index, build_index
-from .retrieve import Hit, Mode, search
+from .progress import progress_bars
+from .retrieve import Hit, Mode, embed_question, search
 from .settings import Settings
+from .text import canonical
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +85,15 @@ class Retriever:
             settings.embedder or DEFAULT_EMBEDDER, segmented=settings.segment
         )
         chunker = ChunkerSettings(
-            settings.chunk_size, settings.chunk_overlap, settings.context, settings.tokenizer
+            size=settings.chunk_size,
+            overlap=settings.chunk_overlap,
+            context=settings.context,
+            tokenizer=settings.tokenizer,
+            method=settings.chunker,
+            boilerplate=settings.boilerplate,
+            accent_field=settings.accent_field,
         )
-        with _progress_bars(progress) as bar:
+        with progress_bars(progress, unit="passage") as bar:
             report = build_index(
                 corpus, index, embedder=embedder, chunker=chunker, rebuild=rebuild, progress=bar
             )
@@ -115,12 +123,55 @@ class Retriever:
                 k=self.settings.k if k is None else k,
                 mode=mode or self.settings.mode,
                 docs=docs,
+                fusion=self.settings.fusion,
+                dense_weight=self.settings.dense_weight,
+                restore=self.settings.restore_diacritics,
+            )
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        mode: Mode | None = None,
+        docs: Sequence[str] | None = None,
+    ) -> Answer:
+        """The passages, the sentences among them that answer the question, or "nothing found"."""
+        with self._lock:
+            vector = None
+            if canonical(question or ""):
+                vector = embed_question(
+                    self.index, self.embedder, question, restore=self.settings.restore_diacritics
+                )
+            hits = search(
+                self.index,
+                self.embedder,
+                question,
+                k=self.settings.k if k is None else k,
+                mode=mode or self.settings.mode,
+                docs=docs,
+                fusion=self.settings.fusion,
+                dense_weight=self.settings.dense_weight,
+                restore=self.settings.restore_diacritics,
+                vector=vector,
+            )
+            return answer(
+                self.index,
+                self.embedder,
+                question,
+                hits,
+                vector=vector,
+                min_relevance=self.settings.min_relevance,
             )
 
     @property
     def documents(self) -> dict[str, str]:
         """Document id → title, for choosing which documents to search."""
         return {d.id: d.title for d in self.index.documents.values()}
+
+    def passage_texts(self) -> list[str]:
+        """Every indexed passage, verbatim, in index order."""
+        return [c.text for c in self.index.chunks]
 
     def document_text(self, doc_id: str) -> str:
         return self.index.documents[doc_id].text
@@ -135,25 +186,3 @@ def _mismatch(index: Index, wanted: str) -> str:
         f"{wanted!r}; rebuild it for that model with: qa index --rebuild --index {index.path} "
         f"--embedder NAME, or leave the embedder unset to use the index's own"
     )
-
-
-@contextmanager
-def _progress_bars(enabled: bool):
-    """tqdm bars on stderr, one per long step, when asked for."""
-    if not enabled:
-        yield None
-        return
-    from tqdm import tqdm
-
-    bars = []
-
-    def open_bar(total: int, label: str):
-        bar = tqdm(total=total, desc=label, unit="passage")
-        bars.append(bar)
-        return bar.update
-
-    try:
-        yield open_bar
-    finally:
-        for bar in bars:
-            bar.close()

@@ -17,6 +17,7 @@ from .ingest import Block, Document
 from .text import canonical, clean, count_words
 
 Context = Literal["none", "heading", "title+heading"]
+Chunker = Literal["sentence", "recursive"]
 
 HEADING_SEPARATOR = " › "
 
@@ -72,13 +73,19 @@ class _Unit:
     words: int
 
 
-def chunk_document(document: Document, *, size: int = 80, overlap: int = 20) -> list[Chunk]:
+def chunk_document(
+    document: Document, *, size: int = 100, overlap: int = 20, method: Chunker = "sentence"
+) -> list[Chunk]:
     """Pack sentences into chunks of about `size` words, repeating up to `overlap` words.
 
     A remainder under a third of `size` joins the chunk before it rather than stand alone.
+    `method="recursive"` is the usual recipe instead: LangChain's character splitter, `size`
+    and `overlap` in characters, blind to sentences and sections.
     """
     if size < 10 or not 0 <= overlap < size:
         raise ValueError(f"chunk size {size} must be >= 10 and overlap {overlap} in [0, size)")
+    if method == "recursive":
+        return _split_characters(document, size=size, overlap=overlap)
     chunks: list[Chunk] = []
     for heading, blocks in _sections(document):
         units = [u for b in blocks for u in _units(document, b, size)]
@@ -96,6 +103,28 @@ def chunk_document(document: Document, *, size: int = 80, overlap: int = 20) -> 
                 )
             )
     return chunks
+
+
+def _split_characters(document: Document, *, size: int, overlap: int) -> list[Chunk]:
+    splitter = RecursiveCharacterTextSplitter(chunk_size=size, chunk_overlap=overlap, add_start_index=True)
+    chunks = []
+    for start, end in _runs(document):
+        for piece in splitter.create_documents([document.text[start:end]]):
+            at = start + piece.metadata["start_index"]
+            text = piece.page_content
+            chunks.append(Chunk(document.id, document.title, "", text, at, at + len(text), count_words(text)))
+    return chunks
+
+
+def _runs(document: Document) -> list[tuple[int, int]]:
+    """Spans of consecutive blocks (title and headings included) with nothing dropped between."""
+    runs: list[list[int]] = []
+    for block in document.blocks:
+        if runs and not document.text[runs[-1][1] : block.start].strip():
+            runs[-1][1] = block.end
+        else:
+            runs.append([block.start, block.end])
+    return [(a, b) for a, b in runs]
 
 
 def contextualize(chunk: Chunk, *, context: Context) -> str:
@@ -135,7 +164,11 @@ def _is_initial(word: str) -> bool:
 
 
 def _sections(document: Document) -> list[tuple[str, list[Block]]]:
-    """Runs of text blocks that share a heading and have nothing dropped between them."""
+    """Runs of text blocks that share a heading and have nothing dropped between them.
+
+    A headline that opens the document is left out (every hit shows the title); a subject
+    line inside a letterhead stays in its flow, where the date and number around it are.
+    """
     sections: list[tuple[str, list[Block]]] = []
     path: list[tuple[int, str]] = []
     current: list[Block] = []
@@ -146,15 +179,16 @@ def _sections(document: Document) -> list[tuple[str, list[Block]]]:
             sections.append((HEADING_SEPARATOR.join(text for _, text in path), list(current)))
             current.clear()
 
-    for block in document.blocks:
+    for n, block in enumerate(document.blocks):
         gap = previous is not None and document.text[previous.end : block.start].strip()
-        if block.kind != "text" or gap:
+        prose = block.kind == "text" or (block.kind == "title" and n > 0)
+        if not prose or gap:
             close()
         if block.kind == "heading":
             while path and path[-1][0] >= block.level:
                 path.pop()
             path.append((block.level, clean(document.span(block)).lstrip("# ")))
-        elif block.kind == "text":
+        elif prose:
             current.append(block)
         previous = block
     close()

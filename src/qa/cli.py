@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
             index=args.index,
             embedder=getattr(args, "embedder", None),
             segment=getattr(args, "segment", None) or None,
-            k=getattr(args, "k", None),
+            k=None if getattr(args, "run", None) is _eval else getattr(args, "k", None),
             mode=getattr(args, "mode", None),
             chunk_size=getattr(args, "chunk_size", None),
             chunk_overlap=getattr(args, "chunk_overlap", None),
@@ -66,6 +66,18 @@ def _parser() -> argparse.ArgumentParser:
     _search_options(ask)
     ask.add_argument("--json", action="store_true", help="print JSON for other tools")
     ask.set_defaults(run=_ask)
+
+    ev = commands.add_parser("eval", help="score retrieval against a gold question set")
+    ev.add_argument("--gold", default="eval/gold.jsonl", help="gold questions, JSON lines")
+    ev.add_argument("--corpus", help="corpus folder (default: seeds, or QA_CORPUS)")
+    ev.add_argument("--index", default=argparse.SUPPRESS, help="index folder, built or updated first")
+    ev.add_argument("--modes", default="hybrid,dense,bm25", help="comma-separated modes to score")
+    ev.add_argument("-k", type=int, default=10, help="passages per question (default 10)")
+    ev.add_argument("--split", default="test", choices=("dev", "test", "all"))
+    ev.add_argument("--out", default="eval/results", help="folder for report.json, report.md, chart.png")
+    ev.add_argument("--no-baselines", action="store_true", help="skip the usual-recipe baselines")
+    ev.add_argument("--ablation", action="store_true", help="also score each lever changed alone")
+    ev.set_defaults(run=_eval)
 
     chat = commands.add_parser("chat", help="ask questions at a prompt (the default)")
     chat.add_argument("--index", default=argparse.SUPPRESS, help="index folder")
@@ -125,6 +137,32 @@ def _ask(args, settings: Settings) -> int:
         print(json.dumps({"question": args.question, "passages": passages}, ensure_ascii=False, indent=2))
     else:
         _print_hits(hits)
+    return 0
+
+
+def _eval(args, settings: Settings) -> int:
+    from .evaluate import evaluate, write_report
+
+    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        print(f"qa: error: --modes takes some of {', '.join(MODES)}, not {args.modes!r}", file=sys.stderr)
+        return 2
+    report = evaluate(
+        args.gold,
+        corpus=settings.corpus,
+        index=settings.index,
+        settings=settings,
+        modes=modes,
+        k=args.k,
+        split=args.split,
+        baselines=not args.no_baselines,
+        ablations=args.ablation,
+        progress=True,
+    )
+    files = write_report(report, args.out)
+    print((files[1]).read_text(encoding="utf-8").split("\n## ")[0])
+    print(f"wrote {', '.join(str(f) for f in files)} in {report.seconds:.0f}s")
     return 0
 
 

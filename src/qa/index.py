@@ -13,6 +13,7 @@ This is the only module that knows FAISS.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import io
@@ -29,7 +30,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .chunk import Chunk, Context, chunk_document, contextualize
+from .chunk import Chunk, Chunker, Context, chunk_document, contextualize
 from .embed import Embedder
 from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from .ingest import corpus_files, decode, parse_document
@@ -38,6 +39,9 @@ from .lexical import LexicalIndex, Tokenizer, build_lexical
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+# Bumped whenever ingest or chunking changes what passages come out of the same files,
+# so that `qa index` re-chunks an index made by an older version instead of keeping it.
+PASSAGES_VERSION = 2
 MANIFEST = "manifest.json"
 
 Progress = Callable[[int], None]
@@ -68,10 +72,15 @@ class BuildReport:
 
 @dataclass(frozen=True)
 class ChunkerSettings:
+    """Everything that shapes the stored passages and their index entries."""
+
     size: int
     overlap: int
     context: Context
     tokenizer: Tokenizer
+    method: Chunker = "sentence"
+    boilerplate: bool = True
+    accent_field: bool = True
 
 
 @dataclass
@@ -84,6 +93,7 @@ class Index:
     dense: faiss.Index
     lexical: LexicalIndex
     _rows_by_doc: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _rows_by_span: dict[tuple[str, int, int], int] = field(default_factory=dict, repr=False)
 
     @property
     def embedder_id(self) -> str:
@@ -98,6 +108,12 @@ class Index:
         parts = [self._rows_by_doc.get(d, np.empty(0, dtype=np.int64)) for d in doc_ids]
         return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
 
+    def row_of(self, doc_id: str, start: int, end: int) -> int:
+        """The row of the passage with this span."""
+        if not self._rows_by_span:
+            self._rows_by_span.update({(c.doc_id, c.start, c.end): row for row, c in enumerate(self.chunks)})
+        return self._rows_by_span[(doc_id, start, end)]
+
     def search_dense(
         self, vector: np.ndarray, n: int, *, rows: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -111,6 +127,12 @@ class Index:
         sims, ids = self.dense.search(vector.reshape(1, -1).astype(np.float32), n, params=params)
         keep = ids[0] >= 0
         return ids[0][keep].astype(np.int64), sims[0][keep]
+
+    def similarity(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Inner product of the query with the given passages' vectors."""
+        if len(rows) == 0:
+            return np.empty(0, dtype=np.float32)
+        return self.dense.reconstruct_batch(rows) @ vector.astype(np.float32)
 
     def vectors(self) -> np.ndarray:
         return (
@@ -218,9 +240,13 @@ def build_index(
                 documents[doc_id] = old.documents[doc_id]
                 chunks.extend(old.chunks[row] for row in old.rows_of([doc_id]))
                 continue
-            document = parse_document(decode(data[doc_id], name=str(files[doc_id])), doc_id=doc_id)
+            document = parse_document(
+                decode(data[doc_id], name=str(files[doc_id])), doc_id=doc_id, boilerplate=chunker.boilerplate
+            )
             documents[doc_id] = StoredDocument(doc_id, document.title, hashes[doc_id], document.text)
-            chunks.extend(chunk_document(document, size=chunker.size, overlap=chunker.overlap))
+            chunks.extend(
+                chunk_document(document, size=chunker.size, overlap=chunker.overlap, method=chunker.method)
+            )
 
         texts = [contextualize(c, context=chunker.context) for c in chunks]
         keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
@@ -243,7 +269,7 @@ def build_index(
             chunks=chunks,
             keys=keys,
             vectors=vectors,
-            lexical=build_lexical(texts, scheme=chunker.tokenizer),
+            lexical=build_lexical(texts, scheme=chunker.tokenizer, accent_field=chunker.accent_field),
             embedder=embedder,
             chunker=chunker,
         )
@@ -274,12 +300,7 @@ def _reusable(path: Path, *, embedder: Embedder, chunker: ChunkerSettings) -> In
 
 
 def _chunker_json(chunker: ChunkerSettings) -> dict:
-    return {
-        "size": chunker.size,
-        "overlap": chunker.overlap,
-        "context": chunker.context,
-        "tokenizer": chunker.tokenizer,
-    }
+    return {**dataclasses.asdict(chunker), "passages_version": PASSAGES_VERSION}
 
 
 def _write(path: Path, *, documents, chunks, keys, vectors, lexical, embedder, chunker) -> None:

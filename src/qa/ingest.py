@@ -162,9 +162,12 @@ class _Para:
         )
 
 
-def read_corpus(folder: str | Path) -> list[Document]:
+def read_corpus(folder: str | Path, *, boilerplate: bool = True) -> list[Document]:
     """Every .txt and .md file under `folder`, ids being paths relative to it."""
-    return [read_document(path, doc_id=doc_id) for doc_id, path in corpus_files(folder).items()]
+    return [
+        read_document(path, doc_id=doc_id, boilerplate=boilerplate)
+        for doc_id, path in corpus_files(folder).items()
+    ]
 
 
 def corpus_files(folder: str | Path) -> dict[str, Path]:
@@ -197,21 +200,26 @@ def decode(data: bytes, *, name: str) -> str:
         ) from None
 
 
-def read_document(path: str | Path, *, doc_id: str | None = None) -> Document:
+def read_document(path: str | Path, *, doc_id: str | None = None, boilerplate: bool = True) -> Document:
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as err:
         raise CorpusError(f"cannot read {path}: {err.strerror}") from None
-    return parse_document(decode(data, name=str(path)), doc_id=doc_id or path.name)
+    return parse_document(decode(data, name=str(path)), doc_id=doc_id or path.name, boilerplate=boilerplate)
 
 
-def parse_document(text: str, *, doc_id: str) -> Document:
-    """Find the article's paragraphs, its title and its headings in `text` (NFC)."""
+def parse_document(text: str, *, doc_id: str, boilerplate: bool = True) -> Document:
+    """Find the article's paragraphs, its title and its headings in `text` (NFC).
+
+    `boilerplate=False` keeps every line, repeats included (to measure what dropping buys).
+    """
     text = nfc(text)
     lines = [_para(text, start, end) for start, end in _lines(text)]
-    _mark_boilerplate(lines)
-    kept = _merge_broken_lines(text, _drop_repeats(_drop_boilerplate(lines)))
+    if boilerplate:
+        _mark_boilerplate(lines)
+        lines = _drop_repeats(_drop_boilerplate(lines))
+    kept = _merge_broken_lines(text, lines)
     title_at = _title_index(kept, markdown=doc_id.lower().endswith(".md"))
     blocks = []
     for i, p in enumerate(kept):

@@ -1,6 +1,6 @@
 """Retrieve: rank passages for a question by meaning, by words, or both fused.
 
-Hybrid search fuses the dense and lexical rankings by reciprocal rank, then collapses
+Hybrid search fuses the dense and lexical scores (standardised, or by reciprocal rank), then collapses
 passages that overlap in the source or say the same thing, so the k hits are k
 different passages.
 """
@@ -16,10 +16,11 @@ import numpy as np
 from .embed import Embedder
 from .errors import QueryError
 from .index import Index
-from .text import canonical, syllables
+from .text import canonical, has_diacritics, syllables
 
 Mode = Literal["hybrid", "dense", "bm25"]
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
+Fusion = Literal["zscore", "rrf"]
 
 RRF_K = 60  # the usual reciprocal-rank constant: flattens the head of each ranking
 MIN_CANDIDATES = 50
@@ -47,7 +48,12 @@ def search(
     k: int = 5,
     mode: Mode = "hybrid",
     docs: Sequence[str] | None = None,
+    fusion: Fusion = "zscore",
+    dense_weight: float = 0.5,
+    restore: bool = True,
+    vector: np.ndarray | None = None,
 ) -> list[Hit]:
+    """The k best distinct passages; `vector` is the question's, when already embedded."""
     question = canonical(question or "")
     if not question:
         raise QueryError("the question is empty; type a question in Vietnamese")
@@ -64,23 +70,39 @@ def search(
             )
         rows = index.rows_of(list(docs))
     n = max(MIN_CANDIDATES, 10 * k)
-    rankings = []
     if mode in ("dense", "hybrid"):
-        ids, sims = index.search_dense(embedder.embed_query(question), n, rows=rows)
-        rankings.append((ids, sims))
+        if vector is None:
+            vector = embed_question(index, embedder, question, restore=restore)
+        dense = index.search_dense(vector, n, rows=rows)
     if mode in ("bm25", "hybrid"):
-        rankings.append(_search_lexical(index, question, n, rows=rows))
-    if mode == "hybrid":
-        ranked = _fuse(rankings)
+        lexical_scores = index.lexical.score(question)
+        lexical = _top(lexical_scores, n, rows=rows)
+    if mode == "dense":
+        ranked = list(zip(*(a.tolist() for a in dense)))
+    elif mode == "bm25":
+        ranked = list(zip(*(a.tolist() for a in lexical)))
+    elif fusion == "rrf":
+        ranked = _fuse_ranks([dense[0], lexical[0]], [dense_weight, 1 - dense_weight])
     else:
-        ranked = list(zip(rankings[0][0].tolist(), rankings[0][1].tolist()))
+        pool = np.union1d(dense[0], lexical[0])
+        ranked = _fuse_scores(
+            pool, index.similarity(vector, pool), lexical_scores[pool], dense_weight=dense_weight
+        )
     return _collapse(index, ranked, k)
 
 
-def _search_lexical(index: Index, question: str, n: int, *, rows: np.ndarray | None):
-    scores = index.lexical.score(question)
+def embed_question(index: Index, embedder: Embedder, question: str, *, restore: bool = True) -> np.ndarray:
+    """The question's vector; one typed without diacritics is re-accented first (`restore`)."""
+    spelled = canonical(question)
+    if restore and not has_diacritics(spelled):
+        spelled = index.lexical.restore_diacritics(spelled)
+    return embedder.embed_query(spelled)
+
+
+def _top(scores: np.ndarray, n: int, *, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The n best-scoring rows with a score above zero, best first."""
     if rows is not None:
-        masked = np.full_like(scores, -np.inf)
+        masked = np.zeros_like(scores)
         masked[rows] = scores[rows]
         scores = masked
     n = min(n, int(np.count_nonzero(scores > 0)))
@@ -91,12 +113,33 @@ def _search_lexical(index: Index, question: str, n: int, *, rows: np.ndarray | N
     return top.astype(np.int64), scores[top]
 
 
-def _fuse(rankings) -> list[tuple[int, float]]:
+def _fuse_ranks(rankings: list[np.ndarray], weights: list[float]) -> list[tuple[int, float]]:
+    """Weighted reciprocal-rank fusion."""
     fused: dict[int, float] = {}
-    for ids, _ in rankings:
+    for ids, weight in zip(rankings, weights):
         for rank, row in enumerate(ids.tolist()):
-            fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
+            fused[row] = fused.get(row, 0.0) + weight / (RRF_K + rank + 1)
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _fuse_scores(
+    pool: np.ndarray, dense: np.ndarray, lexical: np.ndarray, *, dense_weight: float
+) -> list[tuple[int, float]]:
+    """Weighted sum of each method's scores standardised over the candidate pool.
+
+    Unlike ranks, standardised scores keep how sure each method is: a passage far
+    ahead in one ranking stays ahead even when the other method ranks it low.
+    """
+    if len(pool) == 0:
+        return []
+    fused = dense_weight * _standardise(dense) + (1 - dense_weight) * _standardise(lexical)
+    order = np.lexsort((pool, -fused))
+    return [(int(pool[i]), float(fused[i])) for i in order]
+
+
+def _standardise(scores: np.ndarray) -> np.ndarray:
+    spread = float(scores.std())
+    return (scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores)
 
 
 def _collapse(index: Index, ranked: list[tuple[int, float]], k: int) -> list[Hit]:

