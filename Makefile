@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install index run test lint clean eval
+.PHONY: install index run chat test lint clean eval
 
 # torch==2.13.0 first: the CPU build is on disk; any other torch request pulls GBs of CUDA.
 $(STAMP): pyproject.toml
@@ -20,16 +20,21 @@ install: $(STAMP)
 index: install
 	$(BIN)/qa index --corpus seeds --index index
 
+# The chat assistant and its JSON API on http://127.0.0.1:7860 (QA_HOST / QA_PORT to change).
 run: index
+	$(BIN)/python app.py --index index
+
+# The terminal prompt instead of the web app.
+chat: index
 	$(BIN)/qa --index index
 
 test: install
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests app.py bench
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests app.py bench
+	$(BIN)/ruff format --check src tests app.py bench
 
 clean:
 	rm -rf index .pytest_cache .ruff_cache

@@ -1,6 +1,6 @@
 """qa: find and cite the passages of Vietnamese documents that answer a question."""
 
-from .answer import Answer, AnswerSentence
+from .answer import Answer, AnswerSentence, highlight_spans
 from .api import Retriever
 from .errors import (
     CorpusError,
@@ -28,4 +28,5 @@ __all__ = [
     "Retriever",
     "Settings",
     "SettingsError",
+    "highlight_spans",
 ]

@@ -9,6 +9,7 @@ corpus most likely does not answer it, and the answer says so instead.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,52 @@ from .chunk import split_sentences
 from .embed import Embedder
 from .index import Index
 from .retrieve import Hit
-from .text import canonical
+from .text import canonical, fold_accents, has_diacritics, match_key, words
+
+_WORD = re.compile(r"\w+(?:[-/.]\w+)*")
+# Accent-folded: the words too common to be worth highlighting.
+_FUNCTION_WORDS = {
+    "la",
+    "va",
+    "cua",
+    "co",
+    "cac",
+    "nhung",
+    "mot",
+    "duoc",
+    "trong",
+    "cho",
+    "voi",
+    "den",
+    "tu",
+    "nao",
+    "gi",
+    "ai",
+    "bao",
+    "nhieu",
+    "the",
+    "do",
+    "nay",
+    "khi",
+    "thi",
+    "ma",
+    "o",
+    "ve",
+    "de",
+    "da",
+    "se",
+    "dang",
+    "nhu",
+    "theo",
+    "tai",
+    "ra",
+    "vao",
+    "len",
+    "bi",
+    "boi",
+    "hay",
+    "hoac",
+}
 
 ANSWER_PASSAGES = 3  # the answer is drawn from the sentences of this many leading passages
 SECOND_SENTENCE_MARGIN = 0.015  # a second sentence joins the answer when it scores this close
@@ -39,6 +85,48 @@ class Answer:
     sentences: tuple[AnswerSentence, ...]
     passages: tuple[Hit, ...]
     relevance: float  # cosine of the question and its closest passage
+
+    def to_dict(self) -> dict:
+        """The JSON form every interface prints: `qa ask --json`, the HTTP API."""
+        return {
+            "question": self.question,
+            "found": self.found,
+            "answer": [
+                {"text": s.text, "cites": s.rank, "start": s.start, "end": s.end} for s in self.sentences
+            ],
+            "passages": [
+                {
+                    "rank": h.rank,
+                    "doc_id": h.doc_id,
+                    "title": h.title,
+                    "heading": h.heading,
+                    "text": h.text,
+                    "start": h.start,
+                    "end": h.end,
+                    "score": round(h.score, 6),
+                }
+                for h in self.passages
+            ],
+        }
+
+
+def highlight_spans(text: str, question: str) -> list[tuple[int, int]]:
+    """Where the question's words occur in `text`: case and tone placement never matter, and
+    diacritics only for words typed without them ("ha noi" lights up "Hà Nội", "nội" does not
+    light up "nói").
+
+    Words as common as "là", "có" or "của" would light up every line, so they never count.
+    """
+    exact, folded = set(), set()
+    for word in words(question):
+        bare = fold_accents(word).lower()
+        if bare not in _FUNCTION_WORDS:
+            (exact if has_diacritics(word) else folded).add(match_key(word) if has_diacritics(word) else bare)
+    return [
+        (m.start(), m.end())
+        for m in _WORD.finditer(text)
+        if match_key(m.group()) in exact or fold_accents(m.group()).lower() in folded
+    ]
 
 
 def answer(

@@ -119,24 +119,11 @@ def _index(args, settings: Settings) -> int:
 
 def _ask(args, settings: Settings) -> int:
     r = Retriever.load(settings=settings)
-    hits = r.search(args.question, k=settings.k, mode=settings.mode, docs=args.docs)
+    answer = r.ask(args.question, k=settings.k, mode=settings.mode, docs=args.docs)
     if args.json:
-        passages = [
-            {
-                "rank": h.rank,
-                "doc_id": h.doc_id,
-                "title": h.title,
-                "heading": h.heading,
-                "text": h.text,
-                "start": h.start,
-                "end": h.end,
-                "score": round(h.score, 6),
-            }
-            for h in hits
-        ]
-        print(json.dumps({"question": args.question, "passages": passages}, ensure_ascii=False, indent=2))
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
-        _print_hits(hits)
+        _print_answer(answer)
     return 0
 
 
@@ -178,17 +165,21 @@ def _chat(args, settings: Settings) -> int:
         if not question:
             return 0
         try:
-            _print_hits(
-                r.search(question, k=settings.k, mode=settings.mode, docs=getattr(args, "docs", None))
-            )
+            _print_answer(r.ask(question, k=settings.k, mode=settings.mode, docs=getattr(args, "docs", None)))
         except QAError as err:
             print(f"qa: error: {err}", file=sys.stderr)
 
 
-def _print_hits(hits) -> None:
-    if not hits:
-        print("Không tìm thấy đoạn văn nào.")
-    for h in hits:
+def _print_answer(answer) -> None:
+    if answer.found:
+        lead = " ".join(f"{' '.join(s.text.split())} [{s.rank}]" for s in answer.sentences)
+        print(textwrap.fill(f"Trả lời: {lead}", width=100))
+        print("\nNguồn:")
+    else:
+        print("Không tìm thấy đoạn văn nào đủ liên quan để trả lời câu hỏi này.")
+        if answer.passages:
+            print("\nCác đoạn gần nhất (có thể không trả lời được câu hỏi):")
+    for h in answer.passages:
         where = f"{h.title} › {h.heading}" if h.heading else h.title
         print(f"\n[{h.rank}] {where}")
         print(textwrap.indent(textwrap.fill(" ".join(h.text.split()), width=100), "    "))

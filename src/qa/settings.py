@@ -39,6 +39,9 @@ class Settings:
     fusion: Fusion = "zscore"
     dense_weight: float = 0.5  # share of the dense scores in hybrid fusion
     restore_diacritics: bool = True  # re-accent unaccented questions for the dense model
+    # where the chat app and its JSON API listen
+    host: str = "127.0.0.1"
+    port: int = 7860
     # "nothing found" below this cosine of question and best passage; calibrated on the dev
     # questions by `qa eval` (answerable ones answered "nothing found" at most 5% of the time)
     min_relevance: float = 0.856
