@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install index run chat test lint clean eval
+.PHONY: install index run chat test lint clean eval bench
 
 # torch==2.13.0 first: the CPU build is on disk; any other torch request pulls GBs of CUDA.
 $(STAMP): pyproject.toml
@@ -42,3 +42,7 @@ clean:
 # Full evaluation with the usual-recipe baselines and the ablation table: eval/results/.
 eval: install
 	$(BIN)/qa eval --corpus seeds --index index --ablation
+
+# Benchmarks from the seeds to a million passages (about half an hour): bench/results/.
+bench: install
+	$(BIN)/python bench/bench.py --out bench/results

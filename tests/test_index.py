@@ -119,7 +119,22 @@ def test_missing_and_damaged_indexes(small_corpus, tmp_path, counting):
     with pytest.raises(IndexNotFoundError, match="qa index"):
         Retriever.load(tmp_path / "nothing")
     _build(small_corpus, tmp_path / "index", counting)
-    chunks = next((tmp_path / "index").glob("chunks-*.jsonl"))
-    chunks.write_text(chunks.read_text() + "\n")
+    texts = next((tmp_path / "index").glob("texts-*.txt"))
+    texts.write_bytes(texts.read_bytes() + b"\n")
     with pytest.raises(IndexCorruptError, match="checksum"):
         Index.load(tmp_path / "index")
+
+
+def test_a_large_corpus_gets_an_approximate_index(small_corpus, tmp_path, counting, monkeypatch):
+    import qa.index
+
+    monkeypatch.setattr(qa.index, "EXACT_MAX", 2)
+    r = _build(small_corpus, tmp_path / "index", counting)
+    manifest = json.loads((tmp_path / "index" / MANIFEST).read_text())
+    assert manifest["dense"]["type"] == "hnsw-sq8" and manifest["dense"]["ef_search"] > 0
+    hit = r.search("Hội thảo về hòa bình tổ chức ngày nào?", k=1, mode="dense")[0]
+    assert "12-4-2024" in hit.text
+    # scores are exact cosines from the stored vectors, not the quantised ones
+    v = r.embed_question("Hội thảo về hòa bình tổ chức ngày nào?")
+    row = next(i for i, text in enumerate(r.passage_texts()) if text == hit.text)
+    assert abs(hit.score - float(r.index.vectors[row] @ v)) < 1e-5

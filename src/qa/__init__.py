@@ -2,6 +2,7 @@
 
 from .answer import Answer, AnswerSentence, highlight_spans
 from .api import Retriever
+from .embed import Embedder
 from .errors import (
     CorpusError,
     EmbedderError,
@@ -18,6 +19,7 @@ __all__ = [
     "Answer",
     "AnswerSentence",
     "CorpusError",
+    "Embedder",
     "EmbedderError",
     "Hit",
     "IndexCorruptError",

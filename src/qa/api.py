@@ -13,6 +13,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from .answer import Answer, answer
 from .embed import DEFAULT_EMBEDDER, Embedder, embedder_id, load_embedder
 from .errors import IndexMismatchError
@@ -113,8 +115,12 @@ class Retriever:
         k: int | None = None,
         mode: Mode | None = None,
         docs: Sequence[str] | None = None,
+        vector: np.ndarray | None = None,
     ) -> list[Hit]:
-        """The k best passages for a question, each a verbatim span of its document."""
+        """The k best passages for a question, each a verbatim span of its document.
+
+        `vector`: the question already embedded by `embed_question`, e.g. in a batch.
+        """
         with self._lock:
             return search(
                 self.index,
@@ -126,6 +132,14 @@ class Retriever:
                 fusion=self.settings.fusion,
                 dense_weight=self.settings.dense_weight,
                 restore=self.settings.restore_diacritics,
+                vector=vector,
+            )
+
+    def embed_question(self, question: str) -> np.ndarray:
+        """The question's vector as `search` computes it (re-accented when typed without diacritics)."""
+        with self._lock:
+            return embed_question(
+                self.index, self.embedder, question, restore=self.settings.restore_diacritics
             )
 
     def ask(
@@ -171,10 +185,10 @@ class Retriever:
 
     def passage_texts(self) -> list[str]:
         """Every indexed passage, verbatim, in index order."""
-        return [c.text for c in self.index.chunks]
+        return [chunk.text for chunk in self.index.chunks]
 
     def document_text(self, doc_id: str) -> str:
-        return self.index.documents[doc_id].text
+        return self.index.document_text(doc_id)
 
     def __len__(self) -> int:
         return len(self.index.chunks)

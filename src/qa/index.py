@@ -1,13 +1,18 @@
 """Index: a folder of plain files that `manifest.json` names, with their checksums.
 
     manifest.json            format, embedder, chunker, tokeniser, corpus file hashes
-    documents-<sha>.jsonl    id, title, hash and full text of every document
-    chunks-<sha>.jsonl       every passage: document, heading, span, embedding key
-    dense-<sha>.faiss        passage vectors (FAISS), row i = chunk i
+    texts-<sha>.txt          every document's text (NFC, UTF-8), one after another
+    catalog-<sha>.json       each document's id, title, hash and place in texts; the headings
+    chunks-<sha>.npz         every passage as numbers: document, character and byte span,
+                             words, heading, key of the embedded text
+    vectors-<sha>.npy        passage vectors (float32), row i = chunk i
+    dense-<sha>.faiss        the FAISS index over them: exact, or HNSW above EXACT_MAX
     lexical-<sha>.npz        BM25 weight matrices; vocabulary-<sha>.json their terms
 
 Data files are named by their content and never overwritten; a build writes new ones
 and then replaces `manifest.json` in one rename, so a crash leaves the old index whole.
+Texts and vectors are memory-mapped, and a passage's text is read only when it is shown,
+so a million passages load in seconds and cost little resident memory.
 This is the only module that knows FAISS.
 """
 
@@ -15,14 +20,17 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import functools
 import hashlib
 import io
 import json
 import logging
+import multiprocessing
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,14 +43,23 @@ from .embed import Embedder
 from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from .ingest import corpus_files, decode, parse_document
 from .lexical import LexicalIndex, Tokenizer, build_lexical
+from .text import count_words
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 3
 # Bumped whenever ingest or chunking changes what passages come out of the same files,
 # so that `qa index` re-chunks an index made by an older version instead of keeping it.
 PASSAGES_VERSION = 2
+
+# Dense index by corpus size, measured by `make bench` (bench/results): exact search stays
+# under a few milliseconds up to here; above, HNSW keeps recall@10 >= 0.98 at a fraction of the time.
+EXACT_MAX = 50_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 256
 MANIFEST = "manifest.json"
+PARALLEL_FROM = 50  # documents per worker process below which parsing stays in-process
 
 Progress = Callable[[int], None]
 
@@ -52,7 +69,34 @@ class StoredDocument:
     id: str
     title: str
     sha256: str
-    text: str
+    offset: int = 0  # its bytes in the texts file
+    length: int = 0
+
+
+class ChunkTable(Sequence[Chunk]):
+    """Every passage as a few numbers; a `Chunk`, text included, is made only when asked for."""
+
+    def __init__(self, documents: list[StoredDocument], headings: list[str], arrays, texts: np.ndarray):
+        self.documents, self.headings, self.texts = documents, headings, texts
+        self.doc, self.start, self.end = arrays["doc"], arrays["start"], arrays["end"]
+        self.byte_start, self.byte_end = arrays["byte_start"], arrays["byte_end"]
+        self.words, self.heading = arrays["words"], arrays["heading"]
+
+    def __len__(self) -> int:
+        return len(self.doc)
+
+    def __getitem__(self, row: int) -> Chunk:  # type: ignore[override]
+        d = self.documents[self.doc[row]]
+        text = self.texts[d.offset + self.byte_start[row] : d.offset + self.byte_end[row]].tobytes()
+        return Chunk(
+            d.id,
+            d.title,
+            self.headings[self.heading[row]],
+            text.decode("utf-8"),
+            int(self.start[row]),
+            int(self.end[row]),
+            int(self.words[row]),
+        )
 
 
 @dataclass(frozen=True)
@@ -88,58 +132,73 @@ class Index:
     path: Path
     manifest: dict
     documents: dict[str, StoredDocument]
-    chunks: list[Chunk]
-    keys: list[str]  # embedding key per chunk: hash of the text that was embedded
-    dense: faiss.Index
+    chunks: ChunkTable
+    keys: np.ndarray  # per chunk: SHA-1 (hex) of the text that was embedded, to reuse its vector
+    dense: faiss.Index  # exact (flat) or approximate (HNSW), by corpus size
+    vectors: np.ndarray  # every passage's vector, memory-mapped: exact scores and rebuilds
     lexical: LexicalIndex
-    _rows_by_doc: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-    _rows_by_span: dict[tuple[str, int, int], int] = field(default_factory=dict, repr=False)
+    texts: np.ndarray  # the texts file, memory-mapped bytes
+    _positions: dict[str, int] = field(default_factory=dict, repr=False)
 
     @property
     def embedder_id(self) -> str:
         return self.manifest["embedder"]["id"]
 
+    def document_text(self, doc_id: str) -> str:
+        d = self.documents[doc_id]
+        return self.texts[d.offset : d.offset + d.length].tobytes().decode("utf-8")
+
     def rows_of(self, doc_ids: list[str]) -> np.ndarray:
-        if not self._rows_by_doc:
-            by_doc: dict[str, list[int]] = {}
-            for row, c in enumerate(self.chunks):
-                by_doc.setdefault(c.doc_id, []).append(row)
-            self._rows_by_doc.update({d: np.array(r, dtype=np.int64) for d, r in by_doc.items()})
-        parts = [self._rows_by_doc.get(d, np.empty(0, dtype=np.int64)) for d in doc_ids]
-        return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+        if not self._positions:
+            self._positions.update({doc_id: i for i, doc_id in enumerate(self.documents)})
+        wanted = [self._positions[d] for d in doc_ids if d in self._positions]
+        return np.flatnonzero(np.isin(self.chunks.doc, wanted)).astype(np.int64)
 
     def row_of(self, doc_id: str, start: int, end: int) -> int:
         """The row of the passage with this span."""
-        if not self._rows_by_span:
-            self._rows_by_span.update({(c.doc_id, c.start, c.end): row for row, c in enumerate(self.chunks)})
-        return self._rows_by_span[(doc_id, start, end)]
+        rows = self.rows_of([doc_id])
+        match = rows[(self.chunks.start[rows] == start) & (self.chunks.end[rows] == end)]
+        return int(match[0])
 
     def search_dense(
         self, vector: np.ndarray, n: int, *, rows: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The `n` nearest passages by inner product: (rows, similarities), best first."""
-        n = min(n, self.dense.ntotal if rows is None else len(rows))
+        """The `n` nearest passages by inner product: (rows, similarities), best first.
+
+        An approximate index proposes candidates; their exact similarities from the stored
+        vectors decide the order. A search restricted to few rows is exact over those rows.
+        """
+        vector = vector.astype(np.float32)
+        if rows is not None and len(rows) <= EXACT_MAX:
+            sims = self.similarity(vector, rows)
+            top = np.argsort(-sims, kind="stable")[:n]
+            return rows[top], sims[top]
+        n = min(n, self.dense.ntotal)
         if n <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        params = None
-        if rows is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(rows))
-        sims, ids = self.dense.search(vector.reshape(1, -1).astype(np.float32), n, params=params)
-        keep = ids[0] >= 0
-        return ids[0][keep].astype(np.int64), sims[0][keep]
+        selector = None if rows is None else faiss.IDSelectorBatch(rows)
+        if isinstance(self.dense, faiss.IndexHNSW):
+            ef = max(self.manifest["dense"]["ef_search"], n)
+            params = faiss.SearchParametersHNSW(efSearch=ef, sel=selector)
+        else:
+            params = None if selector is None else faiss.SearchParameters(sel=selector)
+        sims, ids = self.dense.search(vector.reshape(1, -1), n, params=params)
+        if isinstance(self.dense, faiss.IndexFlat):  # already exact
+            keep = ids[0] >= 0
+            return ids[0][keep].astype(np.int64), sims[0][keep]
+        found = ids[0][ids[0] >= 0].astype(np.int64)
+        sims = self.similarity(vector, found)
+        order = np.argsort(-sims, kind="stable")
+        return found[order], sims[order]
 
     def similarity(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Inner product of the query with the given passages' vectors."""
+        """Exact inner product of the query with the given passages' stored vectors."""
         if len(rows) == 0:
             return np.empty(0, dtype=np.float32)
-        return self.dense.reconstruct_batch(rows) @ vector.astype(np.float32)
-
-    def vectors(self) -> np.ndarray:
-        return (
-            self.dense.reconstruct_n(0, self.dense.ntotal)
-            if self.dense.ntotal
-            else np.empty((0, self.dense.d), dtype=np.float32)
-        )
+        order = np.argsort(rows)  # the vectors are memory-mapped: read them front to back
+        sims = np.empty(len(rows), dtype=np.float32)
+        sims[order] = self.vectors[rows[order]] @ vector.astype(np.float32)
+        return sims
 
     @classmethod
     def load(cls, path: str | Path) -> Index:
@@ -148,36 +207,25 @@ class Index:
         files = manifest["files"]
         for name in files.values():
             _verify(path, name, manifest["checksums"][name])
-        documents = {}
-        for line in (path / files["documents"]).read_text(encoding="utf-8").splitlines():
-            d = json.loads(line)
-            documents[d["id"]] = StoredDocument(d["id"], d["title"], d["sha256"], d["text"])
-        chunks, keys = [], []
-        for line in (path / files["chunks"]).read_text(encoding="utf-8").splitlines():
-            c = json.loads(line)
-            doc = documents[c["doc_id"]]
-            chunks.append(
-                Chunk(
-                    doc.id,
-                    doc.title,
-                    c["heading"],
-                    doc.text[c["start"] : c["end"]],
-                    c["start"],
-                    c["end"],
-                    c["words"],
-                )
-            )
-            keys.append(c["key"])
+        catalog = json.loads((path / files["catalog"]).read_text(encoding="utf-8"))
+        documents = {d["id"]: StoredDocument(**d) for d in catalog["documents"]}
+        size = (path / files["texts"]).stat().st_size
+        texts = np.memmap(path / files["texts"], dtype=np.uint8, mode="r") if size else np.empty(0, np.uint8)
+        with np.load(path / files["chunks"], allow_pickle=False) as arrays:
+            table = {name: arrays[name] for name in arrays.files}
+        chunks = ChunkTable(list(documents.values()), catalog["headings"], table, texts)
+        keys = table["key"]
         dense = faiss.read_index(str(path / files["dense"]))
+        vectors = np.load(path / files["vectors"], mmap_mode="r", allow_pickle=False)
         with np.load(path / files["lexical"], allow_pickle=False) as arrays:
             vocabularies = json.loads((path / files["vocabulary"]).read_text(encoding="utf-8"))
             lexical = LexicalIndex.from_arrays(manifest["chunker"]["tokenizer"], arrays, vocabularies)
-        if dense.ntotal != len(chunks) or lexical.exact.weights.shape[0] != len(chunks):
+        if not (dense.ntotal == len(vectors) == lexical.exact.counts.shape[0] == len(chunks)):
             raise IndexCorruptError(
                 f"index at {path} has {len(chunks)} passages but {dense.ntotal} vectors; "
                 "rebuild it with: qa index --rebuild"
             )
-        return cls(path, manifest, documents, chunks, keys, dense, lexical)
+        return cls(path, manifest, documents, chunks, keys, dense, vectors, lexical, texts)
 
 
 def read_manifest(path: Path) -> dict:
@@ -233,32 +281,33 @@ def build_index(
                 unchanged=unchanged, passages=len(old.chunks), seconds=time.perf_counter() - started
             )
 
-        documents: dict[str, StoredDocument] = {}
+        todo_docs = [
+            (doc_id, str(files[doc_id]), data[doc_id]) for doc_id in hashes if doc_id not in unchanged
+        ]
+        parsed = dict(_parse_all(todo_docs, chunker))
+        documents: dict[str, tuple[StoredDocument, str]] = {}
         chunks: list[Chunk] = []
         for doc_id in hashes:
             if doc_id in unchanged:
-                documents[doc_id] = old.documents[doc_id]
+                documents[doc_id] = (old.documents[doc_id], old.document_text(doc_id))
                 chunks.extend(old.chunks[row] for row in old.rows_of([doc_id]))
                 continue
-            document = parse_document(
-                decode(data[doc_id], name=str(files[doc_id])), doc_id=doc_id, boilerplate=chunker.boilerplate
-            )
-            documents[doc_id] = StoredDocument(doc_id, document.title, hashes[doc_id], document.text)
-            chunks.extend(
-                chunk_document(document, size=chunker.size, overlap=chunker.overlap, method=chunker.method)
-            )
+            title, text, doc_chunks = parsed[doc_id]
+            documents[doc_id] = (StoredDocument(doc_id, title, hashes[doc_id]), text)
+            chunks.extend(doc_chunks)
 
         texts = [contextualize(c, context=chunker.context) for c in chunks]
-        keys = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
+        keys = [hashlib.sha1(t.encode("utf-8")).hexdigest().encode() for t in texts]
         reuse = {}
         if old:
-            old_vectors = old.vectors()
-            reuse = {key: old_vectors[row] for row, key in enumerate(old.keys)}
+            reuse = {bytes(key): row for row, key in enumerate(old.keys)}
         todo = [i for i, key in enumerate(keys) if key not in reuse]
         vectors = np.empty((len(chunks), embedder.dim), dtype=np.float32)
-        for i, key in enumerate(keys):
-            if key in reuse:
-                vectors[i] = reuse[key]
+        kept = [(i, reuse[key]) for i, key in enumerate(keys) if key in reuse]
+        if kept:
+            at, rows = map(np.array, zip(*kept))
+            order = np.argsort(rows)  # read the old memory-mapped vectors front to back
+            vectors[at[order]] = old.vectors[rows[order]]
         if todo:
             callback = progress(len(todo), "embedding passages") if progress else None
             vectors[todo] = embedder.embed_passages([texts[i] for i in todo], progress=callback)
@@ -284,6 +333,25 @@ def build_index(
         )
 
 
+def _parse(job: tuple[str, str, bytes], chunker: ChunkerSettings) -> tuple[str, tuple[str, str, list[Chunk]]]:
+    doc_id, name, data = job
+    document = parse_document(decode(data, name=name), doc_id=doc_id, boilerplate=chunker.boilerplate)
+    chunks = chunk_document(document, size=chunker.size, overlap=chunker.overlap, method=chunker.method)
+    return doc_id, (document.title, document.text, chunks)
+
+
+def _parse_all(jobs: list[tuple[str, str, bytes]], chunker: ChunkerSettings):
+    """Parse and chunk documents, on every core when there are many (pyvi is the slow part)."""
+    workers = min(os.cpu_count() or 1, len(jobs) // PARALLEL_FROM)
+    if workers < 2:
+        return [_parse(job, chunker) for job in jobs]
+    count_words("nạp pyvi")  # load the segmenter once, before the workers fork
+
+    # fork: workers inherit the loaded modules, and callers' scripts need no __main__ guard
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(functools.partial(_parse, chunker=chunker), jobs, chunksize=16))
+
+
 def _reusable(path: Path, *, embedder: Embedder, chunker: ChunkerSettings) -> Index | None:
     """The existing index, if its passages and vectors can be kept."""
     try:
@@ -303,44 +371,57 @@ def _chunker_json(chunker: ChunkerSettings) -> dict:
     return {**dataclasses.asdict(chunker), "passages_version": PASSAGES_VERSION}
 
 
-def _write(path: Path, *, documents, chunks, keys, vectors, lexical, embedder, chunker) -> None:
-    index = faiss.IndexFlatIP(embedder.dim)
-    if len(vectors):
+def dense_index(vectors: np.ndarray) -> tuple[faiss.Index, dict]:
+    """Exact search up to EXACT_MAX passages; above, HNSW over 8-bit scalar-quantised vectors."""
+    n, dim = vectors.shape
+    if n <= EXACT_MAX:
+        index = faiss.IndexFlatIP(dim)
         index.add(vectors)
+        return index, {"type": "flat", "count": n}
+    index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    sample = vectors[np.random.default_rng(0).choice(n, min(n, 100_000), replace=False)]
+    index.train(np.ascontiguousarray(sample))
+    for at in range(0, n, 100_000):
+        index.add(np.ascontiguousarray(vectors[at : at + 100_000]))
+    params = {"M": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION, "ef_search": HNSW_EF_SEARCH}
+    return index, {"type": "hnsw-sq8", "count": n, **params}
+
+
+def _write(path: Path, *, documents, chunks, keys, vectors, lexical, embedder, chunker) -> None:
+    index, dense = dense_index(vectors)
+    position = {doc_id: i for i, doc_id in enumerate(documents)}
+    blobs, catalog, byte_at, offset = [], [], {}, 0
+    for doc_id, (stored, text) in documents.items():
+        blob = text.encode("utf-8")
+        blobs.append(blob)
+        catalog.append({**dataclasses.asdict(stored), "offset": offset, "length": len(blob)})
+        offset += len(blob)
+        byte_at[doc_id] = _byte_offsets(text)
+    headings: dict[str, int] = {}
+    table = {
+        "doc": np.array([position[c.doc_id] for c in chunks], dtype=np.int32),
+        "start": np.array([c.start for c in chunks], dtype=np.int64),
+        "end": np.array([c.end for c in chunks], dtype=np.int64),
+        "byte_start": np.array([byte_at[c.doc_id](c.start) for c in chunks], dtype=np.int64),
+        "byte_end": np.array([byte_at[c.doc_id](c.end) for c in chunks], dtype=np.int64),
+        "words": np.array([c.words for c in chunks], dtype=np.int32),
+        "heading": np.array([headings.setdefault(c.heading, len(headings)) for c in chunks], dtype=np.int32),
+        "key": np.array(keys, dtype="S40"),
+    }
     written = {
-        "documents": _put(
+        "texts": _put(path, "texts", ".txt", b"".join(blobs)),
+        "catalog": _put(
             path,
-            "documents",
-            ".jsonl",
-            "".join(
-                json.dumps(
-                    {"id": d.id, "title": d.title, "sha256": d.sha256, "text": d.text}, ensure_ascii=False
-                )
-                + "\n"
-                for d in documents.values()
-            ).encode("utf-8"),
+            "catalog",
+            ".json",
+            json.dumps({"documents": catalog, "headings": list(headings)}, ensure_ascii=False).encode(
+                "utf-8"
+            ),
         ),
-        "chunks": _put(
-            path,
-            "chunks",
-            ".jsonl",
-            "".join(
-                json.dumps(
-                    {
-                        "doc_id": c.doc_id,
-                        "heading": c.heading,
-                        "start": c.start,
-                        "end": c.end,
-                        "words": c.words,
-                        "key": key,
-                    },
-                    ensure_ascii=False,
-                )
-                + "\n"
-                for c, key in zip(chunks, keys)
-            ).encode("utf-8"),
-        ),
+        "chunks": _put(path, "chunks", ".npz", _npz(table)),
         "dense": _put(path, "dense", ".faiss", faiss.serialize_index(index).tobytes()),
+        "vectors": _put(path, "vectors", ".npy", _npy(vectors)),
         "lexical": _put(path, "lexical", ".npz", _npz(lexical.arrays())),
         "vocabulary": _put(
             path,
@@ -359,9 +440,9 @@ def _write(path: Path, *, documents, chunks, keys, vectors, lexical, embedder, c
             "dim": embedder.dim,
         },
         "chunker": _chunker_json(chunker),
-        "dense": {"type": "flat-ip", "count": int(index.ntotal)},
+        "dense": dense,
         "counts": {"documents": len(documents), "passages": len(chunks)},
-        "documents": {d.id: d.sha256 for d in documents.values()},
+        "documents": {doc_id: stored.sha256 for doc_id, (stored, _) in documents.items()},
         "files": {role: name for role, (name, _) in written.items()},
         "checksums": {name: sha for name, sha in written.values()},
     }
@@ -371,6 +452,20 @@ def _write(path: Path, *, documents, chunks, keys, vectors, lexical, embedder, c
         if stale.is_file() and stale.name not in keep:
             stale.unlink()
     log.info("wrote index at %s: %d documents, %d passages", path, len(documents), len(chunks))
+
+
+def _byte_offsets(text: str) -> Callable[[int], int]:
+    """Maps character offsets of `text` to UTF-8 byte offsets."""
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    sizes = 1 + (codes >= 0x80).astype(np.int64) + (codes >= 0x800) + (codes >= 0x10000)
+    cumulative = np.concatenate([[0], np.cumsum(sizes)])
+    return lambda at: int(cumulative[at])
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
+    return buffer.getvalue()
 
 
 def _npz(arrays: dict[str, np.ndarray]) -> bytes:

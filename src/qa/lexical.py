@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections import Counter
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -26,6 +26,8 @@ Tokenizer = Literal["syllable+bigram", "syllable", "word"]
 
 K1 = 1.2
 B = 0.75
+POSTINGS_BUDGET = 300_000  # postings a query reads in full, per field
+FOLLOW_UP = 2_000  # passages the commoner terms still add to once the budget is spent
 # Weight of the accent-folded field when the question itself has diacritics: it
 # still helps with typos and odd spellings, but it confuses "bàn" with "bạn".
 FOLDED_WEIGHT_ACCENTED = 0.3
@@ -57,8 +59,10 @@ _RUN = re.compile(r"[^\W_]+(?:\s+[^\W_]+)*")  # syllables not separated by punct
 
 def tokenize(text: str, *, scheme: Tokenizer, folded: bool = False) -> list[str]:
     key = match_key(text)
-    if folded:
-        key = fold_accents(key)
+    return _tokens(fold_accents(key) if folded else key, scheme)
+
+
+def _tokens(key: str, scheme: Tokenizer) -> list[str]:
     if scheme == "word":
         return [w.lower() for w in segmented_words(key)]
     tokens: list[str] = []
@@ -72,14 +76,58 @@ def tokenize(text: str, *, scheme: Tokenizer, folded: bool = False) -> list[str]
 
 @dataclass(frozen=True)
 class Field:
+    """Term counts per passage and what BM25 needs to weigh them at query time.
+
+    Counts are one byte each in a column-major sparse matrix, so a million passages of
+    a hundred words fit in about 1.5 GB per field, and a query reads only its terms' columns.
+    """
+
     vocabulary: dict[str, int]
-    weights: sparse.csc_matrix  # rows: passages, columns: terms; BM25 weight of term in passage
+    counts: sparse.csc_matrix  # rows: passages, columns: terms; term frequency, capped at 255
+    idf: np.ndarray  # per term
+    norm: np.ndarray  # per passage: K1 * (1 - B + B * length / average length)
 
     def score(self, terms: Sequence[str]) -> np.ndarray:
-        columns = sorted({self.vocabulary[t] for t in terms if t in self.vocabulary})
-        if not columns:
-            return np.zeros(self.weights.shape[0], dtype=np.float32)
-        return np.asarray(self.weights[:, columns].sum(axis=1), dtype=np.float32).ravel()
+        """BM25 of every passage. Terms are read rarest first; once POSTINGS_BUDGET postings
+        are read, the commoner terms (small idf: "của", "nhân dân") only add to the
+        FOLLOW_UP best passages so far, which bounds the cost of a query at any corpus size."""
+        n = self.counts.shape[0]
+        scores = np.zeros(n, dtype=np.float64)
+        indptr = self.counts.indptr
+        columns = sorted(
+            {self.vocabulary[t] for t in terms if t in self.vocabulary},
+            key=lambda c: indptr[c + 1] - indptr[c],
+        )
+        read, full, rest = 0, [], []
+        for c in columns:
+            size = indptr[c + 1] - indptr[c]
+            if not full or read + size <= POSTINGS_BUDGET:
+                full.append(c)
+                read += size
+            else:
+                rest.append(c)
+        if full:
+            at = np.concatenate([np.arange(indptr[c], indptr[c + 1]) for c in full])
+            rows = self.counts.indices[at]
+            idf = np.repeat(self.idf[full], [indptr[c + 1] - indptr[c] for c in full])
+            scores += np.bincount(rows, weights=self._weights(at, rows, idf), minlength=n)
+        if rest:
+            best = np.sort(np.argpartition(-scores, min(FOLLOW_UP, n - 1))[:FOLLOW_UP])
+            for c in rest:
+                postings = self.counts.indices[indptr[c] : indptr[c + 1]]
+                where = np.minimum(np.searchsorted(postings, best), len(postings) - 1)
+                hit = postings[where] == best
+                at = indptr[c] + where[hit]
+                scores[best[hit]] += self._weights(at, best[hit], self.idf[c])
+        return scores.astype(np.float32)
+
+    def _weights(self, at: np.ndarray, rows: np.ndarray, idf) -> np.ndarray:
+        tf = self.counts.data[at].astype(np.float32)
+        return idf * tf * (K1 + 1) / (tf + self.norm[rows])
+
+    @property
+    def document_frequency(self) -> np.ndarray:
+        return np.diff(self.counts.indptr)
 
 
 @dataclass(frozen=True)
@@ -121,7 +169,7 @@ class LexicalIndex:
 
     @cached_property
     def _spellings(self):
-        df = np.diff(self.exact.weights.indptr)
+        df = self.exact.document_frequency
         unigrams: dict[str, float] = {}
         bigrams: dict[tuple[str, str], float] = {}
         for term, column in self.exact.vocabulary.items():
@@ -146,12 +194,14 @@ class LexicalIndex:
         """Plain arrays for `np.savez`; vocabularies go to JSON beside them."""
         out = {}
         for name, field in self._fields():
-            w = field.weights
+            c = field.counts
             out |= {
-                f"{name}_data": w.data,
-                f"{name}_indices": w.indices,
-                f"{name}_indptr": w.indptr,
-                f"{name}_shape": np.array(w.shape),
+                f"{name}_data": c.data,
+                f"{name}_indices": c.indices,
+                f"{name}_indptr": c.indptr,
+                f"{name}_shape": np.array(c.shape),
+                f"{name}_idf": field.idf,
+                f"{name}_norm": field.norm,
             }
         return out
 
@@ -167,11 +217,12 @@ class LexicalIndex:
     def from_arrays(cls, scheme: Tokenizer, arrays, vocabularies: dict[str, list[str]]) -> LexicalIndex:
         fields: dict[str, Field | None] = {"folded": None}
         for name in vocabularies:
-            weights = sparse.csc_matrix(
+            counts = sparse.csc_matrix(
                 (arrays[f"{name}_data"], arrays[f"{name}_indices"], arrays[f"{name}_indptr"]),
                 shape=tuple(arrays[f"{name}_shape"]),
             )
-            fields[name] = Field({t: i for i, t in enumerate(vocabularies[name])}, weights)
+            vocabulary = {t: i for i, t in enumerate(vocabularies[name])}
+            fields[name] = Field(vocabulary, counts, arrays[f"{name}_idf"], arrays[f"{name}_norm"])
         return cls(scheme, fields["exact"], fields["folded"])
 
 
@@ -203,30 +254,42 @@ def _like(spelled: str, typed: str) -> str:
 
 
 def build_lexical(texts: Sequence[str], *, scheme: Tokenizer, accent_field: bool = True) -> LexicalIndex:
-    return LexicalIndex(
-        scheme,
-        _build_field([tokenize(t, scheme=scheme) for t in texts]),
-        _build_field([tokenize(t, scheme=scheme, folded=True) for t in texts]) if accent_field else None,
-    )
+    exact, folded = _FieldBuilder(), _FieldBuilder()
+    for text in texts:
+        key = match_key(text)
+        exact.add(_tokens(key, scheme))
+        if accent_field:
+            folded.add(_tokens(fold_accents(key), scheme))
+    return LexicalIndex(scheme, exact.build(), folded.build() if accent_field else None)
 
 
-def _build_field(documents: list[list[str]]) -> Field:
-    vocabulary: dict[str, int] = {}
-    rows, cols, counts = [], [], []
-    lengths = np.array([len(d) for d in documents], dtype=np.float32)
-    for row, tokens in enumerate(documents):
-        for term, count in Counter(tokens).items():
-            rows.append(row)
-            cols.append(vocabulary.setdefault(term, len(vocabulary)))
-            counts.append(count)
-    n = len(documents)
-    tf = np.array(counts, dtype=np.float32)
-    rows_a = np.array(rows, dtype=np.int64)
-    cols_a = np.array(cols, dtype=np.int64)
-    df = np.bincount(cols_a, minlength=len(vocabulary)).astype(np.float32)
-    idf = np.log1p((n - df + 0.5) / (df + 0.5))
-    average = float(lengths.mean()) if n and lengths.mean() > 0 else 1.0
-    norm = K1 * (1 - B + B * lengths[rows_a] / average)
-    data = idf[cols_a] * tf * (K1 + 1) / (tf + norm)
-    weights = sparse.csc_matrix((data.astype(np.float32), (rows_a, cols_a)), shape=(n, len(vocabulary)))
-    return Field(vocabulary, weights)
+class _FieldBuilder:
+    """Collects term ids passage by passage in compact arrays (a million passages fit);
+    counting happens once, in numpy, at the end."""
+
+    def __init__(self) -> None:
+        self.vocabulary: dict[str, int] = {}
+        self.ids = array("i")
+        self.lengths = array("i")
+
+    def add(self, tokens: list[str]) -> None:
+        self.lengths.append(len(tokens))
+        vocabulary = self.vocabulary
+        self.ids.extend([vocabulary.setdefault(t, len(vocabulary)) for t in tokens])
+
+    def build(self) -> Field:
+        n, terms = len(self.lengths), len(self.vocabulary)
+        lengths = np.frombuffer(self.lengths, dtype=np.int32)
+        ids = np.frombuffer(self.ids, dtype=np.int32).astype(np.int64)
+        rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        pairs, counts = np.unique(ids * max(n, 1) + rows, return_counts=True)  # column-major order
+        columns, rows = np.divmod(pairs, max(n, 1))
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(columns, minlength=terms))])
+        counts = sparse.csc_matrix(
+            (np.minimum(counts, 255).astype(np.uint8), rows.astype(np.int32), indptr), shape=(n, terms)
+        )
+        df = np.diff(indptr).astype(np.float32)
+        idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        average = float(lengths.mean()) if n and lengths.mean() > 0 else 1.0
+        norm = (K1 * (1 - B + B * lengths.astype(np.float32) / average)).astype(np.float32)
+        return Field(self.vocabulary, counts, idf, norm)

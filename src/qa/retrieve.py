@@ -143,32 +143,36 @@ def _standardise(scores: np.ndarray) -> np.ndarray:
 
 
 def _collapse(index: Index, ranked: list[tuple[int, float]], k: int) -> list[Hit]:
-    chosen: list[int] = []
-    shapes: list[set[str]] = []
+    chosen: list[list] = []  # [chunk, its syllable set once needed]
     hits: list[Hit] = []
     for row, score in ranked:
         chunk = index.chunks[row]
-        shape = set(syllables(chunk.text))
-        if any(_overlaps(chunk, index.chunks[other]) for other in chosen) or any(
-            _similar(shape, seen) for seen in shapes
-        ):
+        if any(_overlaps(chunk, other) for other, _ in chosen):
             continue
-        chosen.append(row)
-        shapes.append(shape)
-        hits.append(
-            Hit(
-                len(hits) + 1,
-                chunk.doc_id,
-                chunk.title,
-                chunk.heading,
-                chunk.text,
-                chunk.start,
-                chunk.end,
-                float(score),
+        shape = None
+        for pair in chosen:
+            # sets this alike have sizes this alike: only then compare them
+            if min(len(chunk.text), len(pair[0].text)) >= 0.75 * max(len(chunk.text), len(pair[0].text)):
+                shape = shape if shape is not None else set(syllables(chunk.text))
+                pair[1] = pair[1] if pair[1] is not None else set(syllables(pair[0].text))
+                if _similar(shape, pair[1]):
+                    break
+        else:
+            chosen.append([chunk, shape])
+            hits.append(
+                Hit(
+                    len(hits) + 1,
+                    chunk.doc_id,
+                    chunk.title,
+                    chunk.heading,
+                    chunk.text,
+                    chunk.start,
+                    chunk.end,
+                    float(score),
+                )
             )
-        )
-        if len(hits) == k:
-            break
+            if len(hits) == k:
+                break
     return hits
 
 

@@ -100,5 +100,7 @@ def segmented_words(text: str) -> list[str]:
     return [token for token in segment(text).split() if _SYLLABLE.search(token)]
 
 
+@lru_cache(maxsize=1 << 16)
 def count_words(text: str) -> int:
+    """pyvi words in `text`; cached, since sentences recur (quotes, boilerplate, sizing passes)."""
     return len(segmented_words(text))
