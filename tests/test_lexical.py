@@ -28,7 +28,26 @@ def test_unaccented_question_scores_through_the_folded_field():
 
 def test_spent_budget_keeps_the_best_passage_and_its_score(monkeypatch):
     rng = np.random.default_rng(0)
-    words = "đối ngoại nhân dân hữu nghị hợp tác hòa bình phát triển thủ đô mặt trận tổ quốc".split()
+    words = [
+        "đối",
+        "ngoại",
+        "nhân",
+        "dân",
+        "hữu",
+        "nghị",
+        "hợp",
+        "tác",
+        "hòa",
+        "bình",
+        "phát",
+        "triển",
+        "thủ",
+        "đô",
+        "mặt",
+        "trận",
+        "tổ",
+        "quốc",
+    ]
     passages = [" ".join(rng.choice(words, 30)) + f" mã {i}" for i in range(3000)]
     index = build_lexical(passages, scheme="syllable+bigram")
     question = "hợp tác hữu nghị mã 17"
