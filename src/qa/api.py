@@ -44,7 +44,7 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings or Settings()
         self.report = report  # what the last build changed, when this retriever came from one
-        self._lock = threading.Lock()  # the embedding engines are not re-entrant
+        self._lock = threading.RLock()  # one query at a time through the embedding engine
 
     @classmethod
     def load(
@@ -151,24 +151,9 @@ class Retriever:
         docs: Sequence[str] | None = None,
     ) -> Answer:
         """The passages, the sentences among them that answer the question, or "nothing found"."""
-        with self._lock:
-            vector = None
-            if canonical(question or ""):
-                vector = embed_question(
-                    self.index, self.embedder, question, restore=self.settings.restore_diacritics
-                )
-            hits = search(
-                self.index,
-                self.embedder,
-                question,
-                k=self.settings.k if k is None else k,
-                mode=mode or self.settings.mode,
-                docs=docs,
-                fusion=self.settings.fusion,
-                dense_weight=self.settings.dense_weight,
-                restore=self.settings.restore_diacritics,
-                vector=vector,
-            )
+        with self._lock:  # re-entrant: the calls below take it again
+            vector = self.embed_question(question) if canonical(question or "") else None
+            hits = self.search(question, k=k, mode=mode, docs=docs, vector=vector)
             return answer(
                 self.index,
                 self.embedder,
