@@ -82,16 +82,16 @@ def test_a_crash_mid_build_leaves_the_previous_index_usable(small_corpus, tmp_pa
     hits = good.search("Văn phòng gửi giấy mời trước ngày nào?", k=2)
     (small_corpus / "ghi-chu.md").write_text("# Khác\n\nNội dung hoàn toàn khác.\n", encoding="utf-8")
 
-    import qa.index
+    import qa.folder
 
-    real = qa.index._atomic_write
+    real = qa.folder.atomic_write
 
     def crash(target, data):
         if target.name == MANIFEST:
             raise OSError("disk full")
         real(target, data)
 
-    monkeypatch.setattr(qa.index, "_atomic_write", crash)
+    monkeypatch.setattr(qa.folder, "atomic_write", crash)
     with pytest.raises(OSError):
         _build(small_corpus, index, counting)
     monkeypatch.undo()

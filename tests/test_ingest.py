@@ -4,8 +4,9 @@ import unicodedata
 import pytest
 from conftest import SEEDS
 
+from qa.corpus import corpus_files
 from qa.errors import CorpusError
-from qa.ingest import corpus_files, parse_document, read_corpus, read_document
+from qa.ingest import parse_document, read_corpus, read_document
 from qa.text import clean, match_key
 
 # Hand-checked: the 1-based line numbers of each seed page that are site furniture
@@ -98,9 +99,9 @@ def test_encodings(tmp_path):
     (tmp_path / "nfd.txt").write_text(unicodedata.normalize("NFD", text), encoding="utf-8")
     for name in ("bom.txt", "utf16.txt", "nfd.txt"):
         assert read_document(tmp_path / name).text == text
-    (tmp_path / "cp1258.txt").write_bytes(b"Ho\xe0 b\xecnh\n")  # Windows-1258, not UTF-8
-    with pytest.raises(CorpusError, match=r"not UTF-8.*iconv"):
-        read_document(tmp_path / "cp1258.txt")
+    (tmp_path / "utf16-odd.txt").write_bytes(text.encode("utf-16")[:-1])  # cut mid-character
+    with pytest.raises(CorpusError, match=r"utf16-odd\.txt"):
+        read_document(tmp_path / "utf16-odd.txt")
 
 
 def test_corpus_reads_txt_and_md_recursively(tmp_path):
@@ -108,12 +109,12 @@ def test_corpus_reads_txt_and_md_recursively(tmp_path):
     (tmp_path / "a" / "b.md").write_text("# Tiêu đề\n\nNội dung.\n", encoding="utf-8")
     (tmp_path / "c.txt").write_text("Văn bản.\n", encoding="utf-8")
     (tmp_path / "d.pdf").write_bytes(b"%PDF")
-    assert list(corpus_files(tmp_path)) == ["a/b.md", "c.txt"]
+    assert list(corpus_files(tmp_path).files) == ["a/b.md", "c.txt"]
     assert read_corpus(tmp_path)[0].title == "Tiêu đề"
     with pytest.raises(CorpusError, match="does not exist"):
         corpus_files(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CorpusError, match=r"no \.txt or \.md"):
+    with pytest.raises(CorpusError, match=r"no readable \.txt or \.md"):
         corpus_files(tmp_path / "empty")
 
 

@@ -2,33 +2,42 @@
 
 from .answer import Answer, AnswerSentence, highlight_spans
 from .api import Retriever
+from .build import BuildReport
+from .corpus import Skipped
 from .embed import Embedder
 from .errors import (
     CorpusError,
     EmbedderError,
     IndexCorruptError,
+    IndexLocationError,
     IndexMismatchError,
     IndexNotFoundError,
     QAError,
     QueryError,
 )
-from .retrieve import Hit
+from .retrieve import MAX_QUESTION_CHARS, MODES, Hit, Mode
 from .settings import Settings, SettingsError
 
 __all__ = [
+    "MAX_QUESTION_CHARS",
+    "MODES",
     "Answer",
     "AnswerSentence",
+    "BuildReport",
     "CorpusError",
     "Embedder",
     "EmbedderError",
     "Hit",
     "IndexCorruptError",
+    "IndexLocationError",
     "IndexMismatchError",
     "IndexNotFoundError",
+    "Mode",
     "QAError",
     "QueryError",
     "Retriever",
     "Settings",
     "SettingsError",
+    "Skipped",
     "highlight_spans",
 ]

@@ -15,20 +15,26 @@ from pathlib import Path
 
 import numpy as np
 
+from . import folder
 from .answer import Answer, answer
+from .build import BuildReport, ChunkerSettings, build_index
 from .embed import DEFAULT_EMBEDDER, Embedder, embedder_id, load_embedder
-from .errors import IndexMismatchError
-from .index import BuildReport, ChunkerSettings, Index, build_index
+from .errors import IndexMismatchError, QAError
+from .index import Index
 from .progress import progress_bars
-from .retrieve import Hit, Mode, embed_question, search
+from .retrieve import Hit, Mode, check_question, embed_question, search
 from .settings import Settings
-from .text import canonical
 
 log = logging.getLogger(__name__)
 
 
 class Retriever:
-    """A loaded index and the embedder it was built with; safe to share between threads."""
+    """A loaded index and the embedder it was built with; safe to share between threads.
+
+    Each query first checks the index folder's manifest (one `stat`): when a build has
+    replaced it, the new index is loaded once and serves from then on, while queries
+    already running finish on the one they started with.
+    """
 
     def __init__(
         self,
@@ -44,7 +50,10 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings or Settings()
         self.report = report  # what the last build changed, when this retriever came from one
-        self._lock = threading.RLock()  # one query at a time through the embedding engine
+        self._stamp = folder.stamp(index.path)  # the manifest `index` was loaded from
+        self._failed: folder.Stamp | None = None  # a manifest that could not be loaded: not retried
+        self._reload = threading.Lock()
+        self._embedding = threading.Lock()  # one question at a time through the embedding engine
 
     @classmethod
     def load(
@@ -108,6 +117,26 @@ class Retriever:
         )
         return cls(Index.load(index), embedder, settings=settings, report=report)
 
+    def current(self) -> Index:
+        """The index as on disk now, loading a rebuilt one (a damaged one is logged and not used)."""
+        stamp = folder.stamp(self.index.path)
+        if stamp is None or stamp == self._stamp or stamp == self._failed:
+            return self.index
+        with self._reload:
+            if stamp == self._stamp or stamp == self._failed:
+                return self.index
+            try:
+                index = Index.load(self.index.path)
+                if index.embedder_id != self.embedder.id:
+                    raise IndexMismatchError(_mismatch(index, self.embedder.id))
+            except QAError as err:
+                log.warning("keeping the index loaded before: %s", err)
+                self._failed = stamp
+                return self.index
+            log.info("loaded the rebuilt index at %s: %d passages", index.path, len(index.chunks))
+            self.index, self._stamp = index, stamp
+            return index
+
     def search(
         self,
         question: str,
@@ -121,26 +150,11 @@ class Retriever:
 
         `vector`: the question already embedded by `embed_question`, e.g. in a batch.
         """
-        with self._lock:
-            return search(
-                self.index,
-                self.embedder,
-                question,
-                k=self.settings.k if k is None else k,
-                mode=mode or self.settings.mode,
-                docs=docs,
-                fusion=self.settings.fusion,
-                dense_weight=self.settings.dense_weight,
-                restore=self.settings.restore_diacritics,
-                vector=vector,
-            )
+        return self._search(self.current(), question, k=k, mode=mode, docs=docs, vector=vector)
 
     def embed_question(self, question: str) -> np.ndarray:
         """The question's vector as `search` computes it (re-accented when typed without diacritics)."""
-        with self._lock:
-            return embed_question(
-                self.index, self.embedder, question, restore=self.settings.restore_diacritics
-            )
+        return self._embed(self.current(), question)
 
     def ask(
         self,
@@ -151,32 +165,49 @@ class Retriever:
         docs: Sequence[str] | None = None,
     ) -> Answer:
         """The passages, the sentences among them that answer the question, or "nothing found"."""
-        with self._lock:  # re-entrant: the calls below take it again
-            vector = self.embed_question(question) if canonical(question or "") else None
-            hits = self.search(question, k=k, mode=mode, docs=docs, vector=vector)
-            return answer(
-                self.index,
-                self.embedder,
-                question,
-                hits,
-                vector=vector,
-                min_relevance=self.settings.min_relevance,
-            )
+        index = self.current()  # one index for the whole answer, even if a rebuild lands meanwhile
+        vector = self._embed(index, question)
+        hits = self._search(index, question, k=k, mode=mode, docs=docs, vector=vector)
+        return answer(
+            index, self.embedder, question, hits, vector=vector, min_relevance=self.settings.min_relevance
+        )
+
+    def _search(self, index: Index, question, *, k, mode, docs, vector) -> list[Hit]:
+        mode = self.settings.mode if mode is None else mode
+        if vector is None and mode in ("dense", "hybrid"):
+            vector = self._embed(index, question)
+        return search(
+            index,
+            self.embedder,
+            question,
+            k=self.settings.k if k is None else k,
+            mode=mode,
+            docs=docs,
+            fusion=self.settings.fusion,
+            dense_weight=self.settings.dense_weight,
+            restore=self.settings.restore_diacritics,
+            vector=vector,
+        )
+
+    def _embed(self, index: Index, question) -> np.ndarray:
+        question = check_question(question)  # a bad question costs nothing
+        with self._embedding:
+            return embed_question(index, self.embedder, question, restore=self.settings.restore_diacritics)
 
     @property
     def documents(self) -> dict[str, str]:
         """Document id → title, for choosing which documents to search."""
-        return {d.id: d.title for d in self.index.documents.values()}
+        return {d.id: d.title for d in self.current().documents.values()}
 
     def passage_texts(self) -> list[str]:
         """Every indexed passage, verbatim, in index order."""
-        return [chunk.text for chunk in self.index.chunks]
+        return [chunk.text for chunk in self.current().chunks]
 
     def document_text(self, doc_id: str) -> str:
-        return self.index.document_text(doc_id)
+        return self.current().document_text(doc_id)
 
     def __len__(self) -> int:
-        return len(self.index.chunks)
+        return len(self.current().chunks)
 
 
 def _mismatch(index: Index, wanted: str) -> str:

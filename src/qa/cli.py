@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import re
 import sys
 import textwrap
 
-from . import QAError, Retriever, Settings
-from .retrieve import MODES
+from . import MODES, QAError, Retriever, Settings
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,15 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    try:
+        return _run(args)
+    except BrokenPipeError:  # `qa ask … | head -1`: the reader has gone, which is fine
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's last flush does not fail too
+        return 0
+
+
+def _run(args) -> int:
     try:
         settings = Settings.from_env(
             corpus=getattr(args, "corpus", None),
@@ -104,6 +114,7 @@ def _index(args, settings: Settings) -> int:
             f"index {settings.index} is up to date: {len(report.unchanged)} documents, "
             f"{report.passages} passages"
         )
+        _print_skipped(report)
         return 0
     parts = [
         f"{len(getattr(report, name))} {name}"
@@ -114,7 +125,15 @@ def _index(args, settings: Settings) -> int:
         f"index {settings.index}: {', '.join(parts)} documents; {report.passages} passages, "
         f"{report.embedded} embedded, in {report.seconds:.1f}s"
     )
+    _print_skipped(report)
     return 0
+
+
+def _print_skipped(report) -> None:
+    if report.skipped:
+        print(f"skipped {len(report.skipped)} file(s):")
+        for s in report.skipped:
+            print(f"  {_printable(s.file)}: {_printable(s.reason)}")
 
 
 def _ask(args, settings: Settings) -> int:
@@ -172,7 +191,7 @@ def _chat(args, settings: Settings) -> int:
 
 def _print_answer(answer) -> None:
     if answer.found:
-        lead = " ".join(f"{' '.join(s.text.split())} [{s.rank}]" for s in answer.sentences)
+        lead = " ".join(f"{_printable(s.text)} [{s.rank}]" for s in answer.sentences)
         print(textwrap.fill(f"Trả lời: {lead}", width=100))
         print("\nNguồn:")
     else:
@@ -181,9 +200,19 @@ def _print_answer(answer) -> None:
             print("\nCác đoạn gần nhất (có thể không trả lời được câu hỏi):")
     for h in answer.passages:
         where = f"{h.title} › {h.heading}" if h.heading else h.title
-        print(f"\n[{h.rank}] {where}")
-        print(textwrap.indent(textwrap.fill(" ".join(h.text.split()), width=100), "    "))
-        print(f"    — {h.doc_id}, ký tự {h.start}–{h.end}, điểm {h.score:.3f}")
+        print(f"\n[{h.rank}] {_printable(where)}")
+        print(textwrap.indent(textwrap.fill(_printable(h.text), width=100), "    "))
+        print(f"    — {_printable(h.doc_id)}, ký tự {h.start}–{h.end}, điểm {h.score:.3f}")
+
+
+# Control characters (ESC sequences can rewrite or hide what a terminal shows), and the
+# lone surrogates that name escapes of undecodable file names become.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _printable(text: str) -> str:
+    """Document text for a terminal: one line, white space folded, control characters shown as �."""
+    return " ".join(_UNPRINTABLE.sub("\ufffd", text).split())
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ class EmbedderError(QAError):
     """The embedding model cannot be loaded or used."""
 
 
+class IndexLocationError(QAError):
+    """The index folder cannot be used: a file, overlapping the corpus, holding other files, read-only."""
+
+
 class IndexNotFoundError(QAError):
     """There is no index where one was expected."""
 

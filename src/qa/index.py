@@ -10,7 +10,8 @@
     lexical-<sha>.npz        BM25 weight matrices; vocabulary-<sha>.json their terms
 
 Data files are named by their content and never overwritten; a build writes new ones
-and then replaces `manifest.json` in one rename, so a crash leaves the old index whole.
+and then replaces `manifest.json` in one rename, so a crash leaves the old index whole
+(`folder.py` says what may be written and deleted there).
 Texts and vectors are memory-mapped, and a passage's text is read only when it is shown,
 so a million passages load in seconds and cost little resident memory.
 This is the only module that knows FAISS.
@@ -19,38 +20,25 @@ This is the only module that knows FAISS.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
-import functools
-import hashlib
 import io
 import json
 import logging
-import multiprocessing
-import os
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from .chunk import Chunk, Chunker, Context, chunk_document, contextualize
-from .embed import Embedder
-from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
-from .ingest import corpus_files, decode, parse_document
-from .lexical import LexicalIndex, Tokenizer, build_lexical
-from .text import count_words
+from . import folder
+from .chunk import Chunk
+from .errors import IndexCorruptError, QAError
+from .lexical import LexicalIndex
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
-# Bumped whenever ingest or chunking changes what passages come out of the same files,
-# so that `qa index` re-chunks an index made by an older version instead of keeping it.
-PASSAGES_VERSION = 2
+MANIFEST = folder.MANIFEST
 
 # Dense index by corpus size, measured by `make bench` (bench/results): exact search stays
 # under a few milliseconds up to here; above, HNSW keeps recall@10 >= 0.98 at a fraction of the time.
@@ -58,10 +46,9 @@ EXACT_MAX = 50_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 256
-MANIFEST = "manifest.json"
-PARALLEL_FROM = 50  # documents per worker process below which parsing stays in-process
-
-Progress = Callable[[int], None]
+# A reader that finds a file gone because a build replaced the manifest meanwhile tries the
+# new manifest; two builds finishing during one load is already unlikely, so three tries.
+LOAD_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -97,34 +84,6 @@ class ChunkTable(Sequence[Chunk]):
             int(self.end[row]),
             int(self.words[row]),
         )
-
-
-@dataclass(frozen=True)
-class BuildReport:
-    added: tuple[str, ...] = ()
-    changed: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    unchanged: tuple[str, ...] = ()
-    embedded: int = 0  # passages whose vectors were computed, not reused
-    passages: int = 0
-    seconds: float = 0.0
-
-    @property
-    def touched(self) -> bool:
-        return bool(self.added or self.changed or self.removed)
-
-
-@dataclass(frozen=True)
-class ChunkerSettings:
-    """Everything that shapes the stored passages and their index entries."""
-
-    size: int
-    overlap: int
-    context: Context
-    tokenizer: Tokenizer
-    method: Chunker = "sentence"
-    boilerplate: bool = True
-    accent_field: bool = True
 
 
 @dataclass
@@ -202,11 +161,30 @@ class Index:
 
     @classmethod
     def load(cls, path: str | Path) -> Index:
+        """Open the index the manifest names; a build finishing meanwhile makes it try the new one."""
         path = Path(path)
-        manifest = read_manifest(path)
+        for attempt in range(LOAD_ATTEMPTS):
+            manifest = folder.read_manifest(path)
+            try:
+                return cls._open(path, manifest)
+            except QAError:
+                raise
+            except Exception as err:  # a file gone or unreadable: a newer build, or damage
+                if attempt + 1 < LOAD_ATTEMPTS and _manifest_changed(path, manifest):
+                    log.info("index at %s changed while loading; loading the new one", path)
+                    continue
+                what = "is missing" if isinstance(err, FileNotFoundError) else f"cannot be read ({err})"
+                raise IndexCorruptError(
+                    f"a file of the index at {path} {what}; rebuild with: "
+                    f"{folder.rebuild_hint(path, manifest.get('corpus'))}"
+                ) from None
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _open(cls, path: Path, manifest: dict) -> Index:
         files = manifest["files"]
         for name in files.values():
-            _verify(path, name, manifest["checksums"][name])
+            folder.verify(path, name, manifest["checksums"][name], corpus=manifest.get("corpus"))
         catalog = json.loads((path / files["catalog"]).read_text(encoding="utf-8"))
         documents = {d["id"]: StoredDocument(**d) for d in catalog["documents"]}
         size = (path / files["texts"]).stat().st_size
@@ -223,152 +201,9 @@ class Index:
         if not (dense.ntotal == len(vectors) == lexical.exact.counts.shape[0] == len(chunks)):
             raise IndexCorruptError(
                 f"index at {path} has {len(chunks)} passages but {dense.ntotal} vectors; "
-                "rebuild it with: qa index --rebuild"
+                f"rebuild it with: {folder.rebuild_hint(path, manifest.get('corpus'))}"
             )
         return cls(path, manifest, documents, chunks, keys, dense, vectors, lexical, texts)
-
-
-def read_manifest(path: Path) -> dict:
-    file = path / MANIFEST
-    if not file.is_file():
-        raise IndexNotFoundError(
-            f"no index at {str(path)!r}; build one with: qa index --corpus DIR --index {path}"
-        )
-    try:
-        manifest = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise IndexCorruptError(
-            f"cannot read {file} ({err}); rebuild the index with: qa index --rebuild --index {path}"
-        ) from None
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"index at {str(path)!r} has format version {manifest.get('format_version')}, this "
-            f"version of qa reads {FORMAT_VERSION}; rebuild it with: qa index --rebuild --index {path}"
-        )
-    return manifest
-
-
-def build_index(
-    corpus: str | Path,
-    path: str | Path,
-    *,
-    embedder: Embedder,
-    chunker: ChunkerSettings,
-    rebuild: bool = False,
-    progress: Callable[[int, str], Progress] | None = None,
-) -> BuildReport:
-    """Bring the index at `path` up to date with the corpus, embedding only new text.
-
-    Unchanged files keep their passages and vectors; a changed file is re-chunked and
-    only passages whose text is new are embedded. `progress(total, label)` returns a
-    callback that is told how many passages were embedded after each batch.
-    """
-    started = time.perf_counter()
-    path = Path(path)
-    files = corpus_files(corpus)
-    data = {doc_id: p.read_bytes() for doc_id, p in files.items()}
-    hashes = {doc_id: hashlib.sha256(b).hexdigest() for doc_id, b in data.items()}
-    path.mkdir(parents=True, exist_ok=True)
-    with _locked(path):
-        old = None if rebuild else _reusable(path, embedder=embedder, chunker=chunker)
-        old_hashes = {d.id: d.sha256 for d in old.documents.values()} if old else {}
-        added = tuple(d for d in hashes if d not in old_hashes)
-        changed = tuple(d for d in hashes if d in old_hashes and old_hashes[d] != hashes[d])
-        removed = tuple(d for d in old_hashes if d not in hashes)
-        unchanged = tuple(d for d in hashes if old_hashes.get(d) == hashes[d])
-        if old and not (added or changed or removed):
-            return BuildReport(
-                unchanged=unchanged, passages=len(old.chunks), seconds=time.perf_counter() - started
-            )
-
-        todo_docs = [
-            (doc_id, str(files[doc_id]), data[doc_id]) for doc_id in hashes if doc_id not in unchanged
-        ]
-        parsed = dict(_parse_all(todo_docs, chunker))
-        documents: dict[str, tuple[StoredDocument, str]] = {}
-        chunks: list[Chunk] = []
-        for doc_id in hashes:
-            if doc_id in unchanged:
-                documents[doc_id] = (old.documents[doc_id], old.document_text(doc_id))
-                chunks.extend(old.chunks[row] for row in old.rows_of([doc_id]))
-                continue
-            title, text, doc_chunks = parsed[doc_id]
-            documents[doc_id] = (StoredDocument(doc_id, title, hashes[doc_id]), text)
-            chunks.extend(doc_chunks)
-
-        texts = [contextualize(c, context=chunker.context) for c in chunks]
-        keys = [hashlib.sha1(t.encode("utf-8")).hexdigest().encode() for t in texts]
-        reuse = {}
-        if old:
-            reuse = {bytes(key): row for row, key in enumerate(old.keys)}
-        todo = [i for i, key in enumerate(keys) if key not in reuse]
-        vectors = np.empty((len(chunks), embedder.dim), dtype=np.float32)
-        kept = [(i, reuse[key]) for i, key in enumerate(keys) if key in reuse]
-        if kept:
-            at, rows = map(np.array, zip(*kept))
-            order = np.argsort(rows)  # read the old memory-mapped vectors front to back
-            vectors[at[order]] = old.vectors[rows[order]]
-        if todo:
-            callback = progress(len(todo), "embedding passages") if progress else None
-            vectors[todo] = embedder.embed_passages([texts[i] for i in todo], progress=callback)
-
-        _write(
-            path,
-            documents=documents,
-            chunks=chunks,
-            keys=keys,
-            vectors=vectors,
-            lexical=build_lexical(texts, scheme=chunker.tokenizer, accent_field=chunker.accent_field),
-            embedder=embedder,
-            chunker=chunker,
-        )
-        return BuildReport(
-            added,
-            changed,
-            removed,
-            unchanged,
-            embedded=len(todo),
-            passages=len(chunks),
-            seconds=time.perf_counter() - started,
-        )
-
-
-def _parse(job: tuple[str, str, bytes], chunker: ChunkerSettings) -> tuple[str, tuple[str, str, list[Chunk]]]:
-    doc_id, name, data = job
-    document = parse_document(decode(data, name=name), doc_id=doc_id, boilerplate=chunker.boilerplate)
-    chunks = chunk_document(document, size=chunker.size, overlap=chunker.overlap, method=chunker.method)
-    return doc_id, (document.title, document.text, chunks)
-
-
-def _parse_all(jobs: list[tuple[str, str, bytes]], chunker: ChunkerSettings):
-    """Parse and chunk documents, on every core when there are many (pyvi is the slow part)."""
-    workers = min(os.cpu_count() or 1, len(jobs) // PARALLEL_FROM)
-    if workers < 2:
-        return [_parse(job, chunker) for job in jobs]
-    count_words("nạp pyvi")  # load the segmenter once, before the workers fork
-
-    # fork: workers inherit the loaded modules, and callers' scripts need no __main__ guard
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        return list(pool.map(functools.partial(_parse, chunker=chunker), jobs, chunksize=16))
-
-
-def _reusable(path: Path, *, embedder: Embedder, chunker: ChunkerSettings) -> Index | None:
-    """The existing index, if its passages and vectors can be kept."""
-    try:
-        old = Index.load(path)
-    except IndexNotFoundError:
-        return None
-    except (IndexMismatchError, IndexCorruptError) as err:
-        log.warning("rebuilding the whole index: %s", err)
-        return None
-    if old.embedder_id != embedder.id or old.manifest["chunker"] != _chunker_json(chunker):
-        log.warning("embedder or chunker settings changed: rebuilding the whole index")
-        return None
-    return old
-
-
-def _chunker_json(chunker: ChunkerSettings) -> dict:
-    return {**dataclasses.asdict(chunker), "passages_version": PASSAGES_VERSION}
 
 
 def dense_index(vectors: np.ndarray) -> tuple[faiss.Index, dict]:
@@ -388,7 +223,24 @@ def dense_index(vectors: np.ndarray) -> tuple[faiss.Index, dict]:
     return index, {"type": "hnsw-sq8", "count": n, **params}
 
 
-def _write(path: Path, *, documents, chunks, keys, vectors, lexical, embedder, chunker) -> None:
+def write_index(
+    path: Path,
+    *,
+    documents,
+    chunks,
+    keys,
+    vectors,
+    lexical,
+    embedder: dict,
+    chunker: dict,
+    corpus: str,
+    skipped: dict[str, list[str]],
+) -> dict:
+    """Write the data files, then swap the manifest; the generation before stays for its readers.
+
+    `documents`: id → (StoredDocument, text), in index order; `skipped`: id → [sha256, reason]
+    of files left out, so an unchanged bad file is not read again. Returns the new manifest.
+    """
     index, dense = dense_index(vectors)
     position = {doc_id: i for i, doc_id in enumerate(documents)}
     blobs, catalog, byte_at, offset = [], [], {}, 0
@@ -409,49 +261,60 @@ def _write(path: Path, *, documents, chunks, keys, vectors, lexical, embedder, c
         "heading": np.array([headings.setdefault(c.heading, len(headings)) for c in chunks], dtype=np.int32),
         "key": np.array(keys, dtype="S40"),
     }
+    catalog_json = {"documents": catalog, "headings": list(headings)}
     written = {
-        "texts": _put(path, "texts", ".txt", b"".join(blobs)),
-        "catalog": _put(
-            path,
-            "catalog",
-            ".json",
-            json.dumps({"documents": catalog, "headings": list(headings)}, ensure_ascii=False).encode(
-                "utf-8"
-            ),
-        ),
-        "chunks": _put(path, "chunks", ".npz", _npz(table)),
-        "dense": _put(path, "dense", ".faiss", faiss.serialize_index(index).tobytes()),
-        "vectors": _put(path, "vectors", ".npy", _npy(vectors)),
-        "lexical": _put(path, "lexical", ".npz", _npz(lexical.arrays())),
-        "vocabulary": _put(
-            path,
-            "vocabulary",
-            ".json",
-            json.dumps(lexical.vocabularies(), ensure_ascii=False).encode("utf-8"),
-        ),
+        "texts": folder.put(path, "texts", ".txt", b"".join(blobs)),
+        "catalog": folder.put(path, "catalog", ".json", _json(catalog_json)),
+        "chunks": folder.put(path, "chunks", ".npz", _npz(table)),
+        "dense": folder.put(path, "dense", ".faiss", faiss.serialize_index(index).tobytes()),
+        "vectors": folder.put(path, "vectors", ".npy", _npy(vectors)),
+        "lexical": folder.put(path, "lexical", ".npz", _npz(lexical.arrays())),
+        "vocabulary": folder.put(path, "vocabulary", ".json", _json(lexical.vocabularies())),
     }
+    current = {name for name, _ in written.values()}
     manifest = {
-        "format_version": FORMAT_VERSION,
+        "format_version": folder.FORMAT_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "embedder": {
-            "name": embedder.name,
-            "segmented": embedder.segmented,
-            "id": embedder.id,
-            "dim": embedder.dim,
-        },
-        "chunker": _chunker_json(chunker),
+        "corpus": corpus,
+        "embedder": embedder,
+        "chunker": chunker,
         "dense": dense,
         "counts": {"documents": len(documents), "passages": len(chunks)},
         "documents": {doc_id: stored.sha256 for doc_id, (stored, _) in documents.items()},
+        "skipped": skipped,
         "files": {role: name for role, (name, _) in written.items()},
         "checksums": {name: sha for name, sha in written.values()},
+        "previous": sorted(set(_current_files(path)) - current),
     }
-    _atomic_write(path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
-    keep = set(manifest["checksums"]) | {MANIFEST, ".lock"}
-    for stale in path.iterdir():
-        if stale.is_file() and stale.name not in keep:
-            stale.unlink()
+    folder.atomic_write(path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
     log.info("wrote index at %s: %d documents, %d passages", path, len(documents), len(chunks))
+    return manifest
+
+
+def _manifest_changed(path: Path, manifest: dict) -> bool:
+    try:
+        return folder.read_manifest(path) != manifest
+    except QAError:
+        return False
+
+
+def kept_files(manifest: dict | None) -> set[str]:
+    """The data files a manifest and its previous generation name: what cleaning must keep."""
+    if not manifest:
+        return set()
+    previous = manifest.get("previous")
+    return set(manifest["files"].values()) | {n for n in previous or () if isinstance(n, str)}
+
+
+def _current_files(path: Path) -> list[str]:
+    try:
+        return list(folder.read_manifest(path)["files"].values())
+    except QAError:
+        return []
+
+
+def _json(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
 
 
 def _byte_offsets(text: str) -> Callable[[int], int]:
@@ -472,52 +335,3 @@ def _npz(arrays: dict[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
-
-
-def _put(path: Path, role: str, suffix: str, data: bytes) -> tuple[str, str]:
-    """Write a data file named by its content; an identical one is simply kept."""
-    sha = hashlib.sha256(data).hexdigest()
-    name = f"{role}-{sha[:16]}{suffix}"
-    if not (path / name).is_file():
-        _atomic_write(path / name, data)
-    return name, sha
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _verify(path: Path, name: str, sha: str) -> None:
-    file = path / name
-    if not file.is_file():
-        raise IndexCorruptError(
-            f"index file {file} is missing; rebuild with: qa index --rebuild --index {path}"
-        )
-    digest = hashlib.sha256()
-    with file.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != sha:
-        raise IndexCorruptError(
-            f"index file {file} does not match its checksum; rebuild with: qa index --rebuild --index {path}"
-        )
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One build at a time per index folder; readers need no lock."""
-    with open(path / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -8,19 +8,18 @@ block is a `[start, end)` span of what the user can open and check.
 
 from __future__ import annotations
 
-import codecs
 import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from .charset import decode
+from .corpus import corpus_files
 from .errors import CorpusError
 from .text import clean, fold_accents, match_key, nfc, syllables
 
 log = logging.getLogger(__name__)
-
-SUFFIXES = (".txt", ".md")
 
 BlockKind = Literal["title", "heading", "text"]
 
@@ -163,41 +162,17 @@ class _Para:
 
 
 def read_corpus(folder: str | Path, *, boilerplate: bool = True) -> list[Document]:
-    """Every .txt and .md file under `folder`, ids being paths relative to it."""
-    return [
-        read_document(path, doc_id=doc_id, boilerplate=boilerplate)
-        for doc_id, path in corpus_files(folder).items()
-    ]
-
-
-def corpus_files(folder: str | Path) -> dict[str, Path]:
-    """The corpus's files by document id (their path relative to `folder`)."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise CorpusError(
-            f"corpus folder {str(root)!r} does not exist; pass --corpus DIR with your .txt/.md files"
-        )
-    files = {
-        p.relative_to(root).as_posix(): p
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.suffix.lower() in SUFFIXES
-    }
-    if not files:
-        raise CorpusError(f"no .txt or .md files under {str(root)!r}; add documents or pass --corpus DIR")
-    return files
-
-
-def decode(data: bytes, *, name: str) -> str:
-    """UTF-8 (BOM or not) or UTF-16 with a BOM, as NFC."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return nfc(data.decode("utf-16"))
-    try:
-        return nfc(data.decode("utf-8-sig"))
-    except UnicodeDecodeError as err:
-        raise CorpusError(
-            f"{name} is not UTF-8 text (bad byte at offset {err.start}); convert it, "
-            f"e.g. iconv -f WINDOWS-1258 -t UTF-8 {name} > fixed.txt"
-        ) from None
+    """Every readable document under `folder`, ids being paths relative to it; bad files are skipped."""
+    documents = []
+    found = corpus_files(folder)
+    for skipped in found.skipped:
+        log.warning("skipped %s: %s", skipped.file, skipped.reason)
+    for doc_id, path in found.files.items():
+        try:
+            documents.append(read_document(path, doc_id=doc_id, boilerplate=boilerplate))
+        except CorpusError as err:
+            log.warning("skipped %s: %s", doc_id, err)
+    return documents
 
 
 def read_document(path: str | Path, *, doc_id: str | None = None, boilerplate: bool = True) -> Document:
@@ -206,7 +181,8 @@ def read_document(path: str | Path, *, doc_id: str | None = None, boilerplate: b
         data = path.read_bytes()
     except OSError as err:
         raise CorpusError(f"cannot read {path}: {err.strerror}") from None
-    return parse_document(decode(data, name=str(path)), doc_id=doc_id or path.name, boilerplate=boilerplate)
+    text = decode(data, name=str(path)).text
+    return parse_document(text, doc_id=doc_id or path.name, boilerplate=boilerplate)
 
 
 def parse_document(text: str, *, doc_id: str, boilerplate: bool = True) -> Document:

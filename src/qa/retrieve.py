@@ -7,6 +7,7 @@ different passages.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -24,6 +25,12 @@ Fusion = Literal["zscore", "rrf"]
 
 RRF_K = 60  # the usual reciprocal-rank constant: flattens the head of each ranking
 MIN_CANDIDATES = 50
+# When collapsing leaves fewer than k hits (a corpus that repeats itself), the candidate
+# pool grows by this factor until k distinct passages are found or the corpus runs out.
+WIDEN = 4
+# The longest question: about 20 long sentences. A question is one or two; more is a
+# pasted document, whose embedding would hold a shared engine for seconds.
+MAX_QUESTION_CHARS = 2000
 OVERLAP = 0.5  # share of the shorter passage two hits may share before one goes
 NEAR_DUPLICATE = 0.9  # Jaccard similarity of syllable sets above which two passages are one
 
@@ -54,41 +61,69 @@ def search(
     vector: np.ndarray | None = None,
 ) -> list[Hit]:
     """The k best distinct passages; `vector` is the question's, when already embedded."""
-    question = canonical(question or "")
-    if not question:
-        raise QueryError("the question is empty; type a question in Vietnamese")
+    question = check_question(question)
     if mode not in MODES:
         raise QueryError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    if not isinstance(k, int) or k < 1:
+    if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
         raise QueryError(f"k must be a whole number of at least 1, not {k!r}")
+    k = int(k)
     rows = None
-    if docs:
+    if docs is not None:
+        if not isinstance(docs, list | tuple | set | frozenset) or not all(isinstance(d, str) for d in docs):
+            raise QueryError(f"docs must be a list of document ids, not {docs!r}")
         unknown = sorted(set(docs) - set(index.documents))
         if unknown:
             raise QueryError(
                 f"unknown document(s) {', '.join(unknown)}; the index has: {', '.join(index.documents)}"
             )
-        rows = index.rows_of(list(docs))
+        rows = index.rows_of(list(docs)) if docs else None
+    if mode in ("dense", "hybrid") and vector is None:
+        vector = embed_question(index, embedder, question, restore=restore)
+    lexical_scores = index.lexical.score(question) if mode in ("bm25", "hybrid") else None
     n = max(MIN_CANDIDATES, 10 * k)
+    while True:
+        ranked, more = _rank(
+            index, vector, lexical_scores, n, rows=rows, mode=mode, fusion=fusion, dense_weight=dense_weight
+        )
+        hits = _collapse(index, ranked, k)
+        if len(hits) == k or not more:
+            return hits
+        n *= WIDEN
+
+
+def check_question(question: object) -> str:
+    """The question as searched (NFC, spaces folded), or a `QueryError` saying what is wrong."""
+    if not isinstance(question, str):
+        raise QueryError(f"the question must be text, not {type(question).__name__}")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QueryError(
+            f"the question is {len(question):,} characters long; ask in at most {MAX_QUESTION_CHARS:,} "
+            "(one or two sentences work best)"
+        )
+    question = canonical(question)
+    if not question:
+        raise QueryError("the question is empty; type a question in Vietnamese")
+    return question
+
+
+def _rank(index, vector, lexical_scores, n, *, rows, mode, fusion, dense_weight) -> tuple[list, bool]:
+    """The fused ranking of `n` candidates per method, and whether either method had more."""
     if mode in ("dense", "hybrid"):
-        if vector is None:
-            vector = embed_question(index, embedder, question, restore=restore)
         dense = index.search_dense(vector, n, rows=rows)
     if mode in ("bm25", "hybrid"):
-        lexical_scores = index.lexical.score(question)
         lexical = _top(lexical_scores, n, rows=rows)
+    more = (mode != "bm25" and len(dense[0]) == n) or (mode != "dense" and len(lexical[0]) == n)
     if mode == "dense":
-        ranked = list(zip(*(a.tolist() for a in dense)))
-    elif mode == "bm25":
-        ranked = list(zip(*(a.tolist() for a in lexical)))
-    elif fusion == "rrf":
-        ranked = _fuse_ranks([dense[0], lexical[0]], [dense_weight, 1 - dense_weight])
-    else:
-        pool = np.union1d(dense[0], lexical[0])
-        ranked = _fuse_scores(
-            pool, index.similarity(vector, pool), lexical_scores[pool], dense_weight=dense_weight
-        )
-    return _collapse(index, ranked, k)
+        return list(zip(*(a.tolist() for a in dense))), more
+    if mode == "bm25":
+        return list(zip(*(a.tolist() for a in lexical))), more
+    if fusion == "rrf":
+        return _fuse_ranks([dense[0], lexical[0]], [dense_weight, 1 - dense_weight]), more
+    pool = np.union1d(dense[0], lexical[0])
+    fused = _fuse_scores(
+        pool, index.similarity(vector, pool), lexical_scores[pool], dense_weight=dense_weight
+    )
+    return fused, more
 
 
 def embed_question(index: Index, embedder: Embedder, question: str, *, restore: bool = True) -> np.ndarray:
@@ -145,7 +180,11 @@ def _standardise(scores: np.ndarray) -> np.ndarray:
 def _collapse(index: Index, ranked: list[tuple[int, float]], k: int) -> list[Hit]:
     chosen: list[list] = []  # [chunk, its syllable set once needed]
     hits: list[Hit] = []
+    keys: set[bytes] = set()  # texts already chosen: a copy of one is the same passage
     for row, score in ranked:
+        key = bytes(index.keys[row])
+        if key in keys:
+            continue
         chunk = index.chunks[row]
         if any(_overlaps(chunk, other) for other, _ in chosen):
             continue
@@ -159,6 +198,7 @@ def _collapse(index: Index, ranked: list[tuple[int, float]], k: int) -> list[Hit
                     break
         else:
             chosen.append([chunk, shape])
+            keys.add(key)
             hits.append(
                 Hit(
                     len(hits) + 1,

@@ -1,0 +1,272 @@
+"""Build: turn a corpus folder into an index, re-reading and re-embedding only what changed.
+
+One bad file never stops a build: it is skipped, with its reason in the report, and the
+rest is indexed. Identical passage texts are embedded once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import folder
+from .charset import decode
+from .chunk import Chunk, Chunker, Context, chunk_document, contextualize
+from .corpus import Skipped, corpus_files
+from .embed import Embedder
+from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, QAError
+from .index import Index, StoredDocument, kept_files, write_index
+from .ingest import parse_document
+from .lexical import Tokenizer, build_lexical
+from .text import count_words
+
+log = logging.getLogger(__name__)
+
+# Bumped whenever ingest or chunking changes what passages come out of the same files,
+# so that `qa index` re-chunks an index made by an older version instead of keeping it.
+PASSAGES_VERSION = 2
+PARALLEL_FROM = 50  # documents per worker process below which parsing stays in-process
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    skipped: tuple[Skipped, ...] = ()  # files left out, with the reason
+    embedded: int = 0  # distinct passage texts whose vectors were computed, not reused
+    passages: int = 0
+    seconds: float = 0.0
+
+    @property
+    def touched(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+
+@dataclass(frozen=True)
+class ChunkerSettings:
+    """Everything that shapes the stored passages and their index entries."""
+
+    size: int
+    overlap: int
+    context: Context
+    tokenizer: Tokenizer
+    method: Chunker = "sentence"
+    boilerplate: bool = True
+    accent_field: bool = True
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    title: str
+    text: str
+    chunks: list[Chunk]
+
+
+def build_index(
+    corpus: str | Path,
+    path: str | Path,
+    *,
+    embedder: Embedder,
+    chunker: ChunkerSettings,
+    rebuild: bool = False,
+    progress: Callable[[int, str], Progress] | None = None,
+) -> BuildReport:
+    """Bring the index at `path` up to date with the corpus, embedding only new text.
+
+    Unchanged files keep their passages and vectors; a changed file is re-chunked and
+    only passages whose text is new are embedded. `progress(total, label)` returns a
+    callback that is told how many passages were embedded after each batch.
+    """
+    started = time.perf_counter()
+    path = Path(path)
+    found = corpus_files(corpus)
+    folder.claim(path, corpus=Path(corpus))
+    with folder.locked(path):
+        skipped = list(found.skipped)
+        data = {}
+        for doc_id, file in found.files.items():
+            try:
+                data[doc_id] = file.read_bytes()
+            except OSError as err:
+                skipped.append(Skipped(doc_id, f"cannot read it: {err.strerror}"))
+        hashes = {doc_id: hashlib.sha256(b).hexdigest() for doc_id, b in data.items()}
+        old = None if rebuild else _reusable(path, embedder=embedder, chunker=chunker)
+        old_hashes = {d.id: d.sha256 for d in old.documents.values()} if old else {}
+        unchanged = tuple(d for d in hashes if old_hashes.get(d) == hashes[d])
+        # a file skipped last time and not changed since is skipped again without reading it
+        known_bad = _known_bad(old.manifest if old else {}, hashes)
+        skipped += known_bad.values()
+        todo = [
+            (doc_id, str(found.files[doc_id]), data[doc_id])
+            for doc_id in hashes
+            if doc_id not in unchanged and doc_id not in known_bad
+        ]
+        if old and not todo and len(unchanged) == len(old_hashes):
+            folder.collect_garbage(path, keep=kept_files(old.manifest))
+            return BuildReport(
+                unchanged=unchanged,
+                skipped=_reported(skipped),
+                passages=len(old.chunks),
+                seconds=time.perf_counter() - started,
+            )
+
+        documents: dict[str, tuple[StoredDocument, str]] = {}
+        chunks: list[Chunk] = []
+        parsed = dict(_parse_all(todo, chunker))
+        for doc_id in hashes:
+            if doc_id in known_bad:
+                continue
+            if doc_id in unchanged:
+                documents[doc_id] = (old.documents[doc_id], old.document_text(doc_id))
+                chunks.extend(old.chunks[row] for row in old.rows_of([doc_id]))
+                continue
+            result = parsed[doc_id]
+            if isinstance(result, Skipped):
+                skipped.append(result)
+                continue
+            if not result.chunks:
+                log.warning("%s: no text found to index", doc_id)
+            documents[doc_id] = (StoredDocument(doc_id, result.title, hashes[doc_id]), result.text)
+            chunks.extend(result.chunks)
+
+        embedded = _embed(chunks, old=old, embedder=embedder, chunker=chunker, progress=progress)
+        manifest = write_index(
+            path,
+            documents=documents,
+            chunks=chunks,
+            keys=embedded.keys,
+            vectors=embedded.vectors,
+            lexical=build_lexical(
+                embedded.texts, scheme=chunker.tokenizer, accent_field=chunker.accent_field
+            ),
+            embedder={
+                "name": embedder.name,
+                "segmented": embedder.segmented,
+                "id": embedder.id,
+                "dim": embedder.dim,
+            },
+            chunker=_chunker_json(chunker),
+            corpus=str(Path(corpus).resolve()),
+            skipped={s.file: [hashes[s.file], s.reason] for s in skipped if s.file in hashes},
+        )
+        folder.collect_garbage(path, keep=kept_files(manifest))
+        return BuildReport(
+            added=tuple(d for d in documents if d not in old_hashes),
+            changed=tuple(d for d in documents if d in old_hashes and d not in unchanged),
+            removed=tuple(d for d in old_hashes if d not in documents),
+            unchanged=unchanged,
+            skipped=_reported(skipped),
+            embedded=embedded.count,
+            passages=len(chunks),
+            seconds=time.perf_counter() - started,
+        )
+
+
+@dataclass(frozen=True)
+class _Embedded:
+    texts: list[str]  # what was embedded, per chunk
+    keys: list[bytes]  # SHA-1 of each text: identical texts share one vector
+    vectors: np.ndarray
+    count: int  # distinct texts embedded now (the rest reused)
+
+
+def _embed(chunks: list[Chunk], *, old: Index | None, embedder, chunker, progress) -> _Embedded:
+    """Vectors for every chunk: reused from the old index, or computed once per distinct text."""
+    texts = [contextualize(c, context=chunker.context) for c in chunks]
+    keys = [hashlib.sha1(t.encode("utf-8")).hexdigest().encode() for t in texts]
+    reuse = {bytes(key): row for row, key in enumerate(old.keys)} if old else {}
+    vectors = np.empty((len(chunks), embedder.dim), dtype=np.float32)
+    kept = [(i, reuse[key]) for i, key in enumerate(keys) if key in reuse]
+    if kept:
+        at, rows = map(np.array, zip(*kept))
+        order = np.argsort(rows)  # read the old memory-mapped vectors front to back
+        vectors[at[order]] = old.vectors[rows[order]]
+    first: dict[bytes, int] = {}  # each new text's first chunk
+    for i, key in enumerate(keys):
+        if key not in reuse:
+            first.setdefault(key, i)
+    if first:
+        callback = progress(len(first), "embedding passages") if progress else None
+        fresh = embedder.embed_passages([texts[i] for i in first.values()], progress=callback)
+        slot = {key: n for n, key in enumerate(first)}
+        todo = [i for i, key in enumerate(keys) if key in slot]
+        vectors[todo] = fresh[[slot[keys[i]] for i in todo]]
+    return _Embedded(texts, keys, vectors, len(first))
+
+
+def _parse(job: tuple[str, str, bytes], chunker: ChunkerSettings) -> tuple[str, _Parsed | Skipped]:
+    doc_id, name, data = job
+    try:
+        document = parse_document(
+            decode(data, name=doc_id).text, doc_id=doc_id, boilerplate=chunker.boilerplate
+        )
+        chunks = chunk_document(document, size=chunker.size, overlap=chunker.overlap, method=chunker.method)
+    except QAError as err:
+        return doc_id, Skipped(doc_id, str(err))
+    except Exception as err:  # a fault of ours must cost one document, not the whole build
+        log.debug("%s could not be read", name, exc_info=True)
+        return doc_id, Skipped(doc_id, f"could not be read ({type(err).__name__}: {err}); please report it")
+    return doc_id, _Parsed(document.title, document.text, chunks)
+
+
+def _parse_all(jobs: list[tuple[str, str, bytes]], chunker: ChunkerSettings):
+    """Parse and chunk documents, on every core when there are many (pyvi is the slow part)."""
+    workers = min(os.cpu_count() or 1, len(jobs) // PARALLEL_FROM)
+    if workers < 2:
+        return [_parse(job, chunker) for job in jobs]
+    count_words("nạp pyvi")  # load the segmenter once, before the workers fork
+
+    # fork: workers inherit the loaded modules, and callers' scripts need no __main__ guard
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(functools.partial(_parse, chunker=chunker), jobs, chunksize=16))
+
+
+def _known_bad(manifest: dict, hashes: dict[str, str]) -> dict[str, Skipped]:
+    recorded = manifest.get("skipped")
+    if not isinstance(recorded, dict):
+        return {}
+    return {
+        doc_id: Skipped(doc_id, str(entry[1]))
+        for doc_id, entry in recorded.items()
+        if isinstance(entry, list) and len(entry) == 2 and hashes.get(doc_id) == entry[0]
+    }
+
+
+def _reported(skipped: list[Skipped]) -> tuple[Skipped, ...]:
+    for s in skipped:
+        log.warning("skipped %s: %s", s.file, s.reason)
+    return tuple(skipped)
+
+
+def _reusable(path: Path, *, embedder: Embedder, chunker: ChunkerSettings) -> Index | None:
+    """The existing index, if its passages and vectors can be kept."""
+    try:
+        old = Index.load(path)
+    except IndexNotFoundError:
+        return None
+    except (IndexMismatchError, IndexCorruptError) as err:
+        log.warning("rebuilding the whole index: %s", err)
+        return None
+    if old.embedder_id != embedder.id or old.manifest["chunker"] != _chunker_json(chunker):
+        log.warning("embedder or chunker settings changed: rebuilding the whole index")
+        return None
+    return old
+
+
+def _chunker_json(chunker: ChunkerSettings) -> dict:
+    return {**dataclasses.asdict(chunker), "passages_version": PASSAGES_VERSION}

@@ -1,0 +1,142 @@
+"""Building: one bad file is skipped with its reason and never stops the rest; repeats embed once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from qa import Retriever, Settings
+from qa.embed import E5Embedder
+
+GOOD = "Văn phòng gửi giấy mời dự hội thảo trước ngày 5-4-2024."
+
+
+class CountingE5(E5Embedder):
+    """The real default embedder, counting the passages it is asked to embed."""
+
+    def __init__(self):
+        super().__init__()
+        self.passages = 0
+
+    def embed_passages(self, passages, **kwargs):
+        self.passages += len(passages)
+        return super().embed_passages(passages, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def counting():
+    return CountingE5()
+
+
+@pytest.fixture
+def bad_corpus(tmp_path) -> Path:
+    """One good file among files that each once stopped a whole build."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "tot.txt").write_text(GOOD + "\n", encoding="utf-8")
+    (corpus / "utf16-le.txt").write_bytes("Hoà bình".encode("utf-16")[:-1])  # odd length
+    (corpus / "surrogate.txt").write_bytes(b"\xff\xfe" + "Ch".encode("utf-16-le") + b"\x00\xd8")
+    (corpus / "anh.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4)
+    (corpus / "khong-doc-duoc.txt").write_text("Bí mật.\n", encoding="utf-8")
+    with open(os.fsencode(corpus) + b"/t\xean-l\xf4i.txt", "wb") as f:  # a Latin-1 file name
+        f.write("Tên tệp hỏng.\n".encode())
+    os.symlink("/etc/passwd", corpus / "passwd.txt")
+    # Windows-1258, a legacy encoding: decoded, not skipped
+    (corpus / "cu.txt").write_bytes(windows_1258("Ngân sách hội thảo là 200 triệu đồng.\n"))
+    return corpus
+
+
+def windows_1258(text: str) -> bytes:
+    """Windows-1258 as Vietnamese editors wrote it: letters with their hats, tones as combining marks."""
+    tones = "\u0300\u0301\u0303\u0309\u0323"
+    out = []
+    for char in text:
+        parts = unicodedata.normalize("NFD", char)
+        base = unicodedata.normalize("NFC", "".join(c for c in parts if c not in tones))
+        out.append(base + "".join(c for c in parts if c in tones))
+    return "".join(out).encode("cp1258")
+
+
+def unreadable(monkeypatch, name: str) -> None:
+    """`name` cannot be read, even by root (who ignores permission bits)."""
+    real = Path.read_bytes
+
+    def read_bytes(self):
+        if self.name == name:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+
+
+def test_bad_files_are_skipped_with_their_reason_and_the_rest_is_indexed(
+    bad_corpus, tmp_path, counting, monkeypatch
+):
+    unreadable(monkeypatch, "khong-doc-duoc.txt")
+    r = Retriever.build(bad_corpus, tmp_path / "index", settings=Settings(), embedder=counting)
+    assert set(r.documents) == {"tot.txt", "cu.txt"}
+    reasons = {s.file: s.reason for s in r.report.skipped}
+    assert set(reasons) == {
+        "utf16-le.txt",
+        "surrogate.txt",
+        "anh.txt",
+        "khong-doc-duoc.txt",
+        "t\\udcean-l\\udcf4i.txt",
+        "passwd.txt",
+    }
+    assert "Permission denied" in reasons["khong-doc-duoc.txt"]
+    assert "outside the corpus" in reasons["passwd.txt"] and "rename" in reasons["t\\udcean-l\\udcf4i.txt"]
+    assert "5-4-2024" in r.search("Giấy mời gửi trước ngày nào?", k=1)[0].text
+    assert "200 triệu đồng" in r.search("Ngân sách hội thảo là bao nhiêu?", k=1)[0].text
+
+
+def test_an_unchanged_bad_file_is_reported_again_without_rebuilding(bad_corpus, tmp_path, counting):
+    index = tmp_path / "index"
+    first = Retriever.build(bad_corpus, index, settings=Settings(), embedder=counting)
+    manifest = (index / "manifest.json").stat().st_mtime_ns
+    again = Retriever.build(bad_corpus, index, settings=Settings(), embedder=counting)
+    assert not again.report.touched and (index / "manifest.json").stat().st_mtime_ns == manifest
+    assert {s.file for s in again.report.skipped} == {s.file for s in first.report.skipped}
+    (bad_corpus / "anh.txt").write_text("Ảnh đã được thay bằng văn bản về hội nghị.\n", encoding="utf-8")
+    fixed = Retriever.build(bad_corpus, index, settings=Settings(), embedder=counting)
+    assert fixed.report.added == ("anh.txt",) and "anh.txt" not in {s.file for s in fixed.report.skipped}
+
+
+def test_the_cli_lists_what_it_skipped_and_succeeds(bad_corpus, tmp_path):
+    args = ["index", "--corpus", str(bad_corpus), "--index", str(tmp_path / "i")]
+    out = subprocess.run(
+        [sys.executable, "-m", "qa.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "3 added documents" in out.stdout and "skipped 5 file(s):" in out.stdout
+    assert "utf16-le.txt: " in out.stdout and "passwd.txt: a link to a file outside the corpus" in out.stdout
+    assert "Traceback" not in out.stderr
+
+
+def test_repeated_text_is_embedded_once_and_k_distinct_passages_come_back(tmp_path, counting):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    paragraphs = [
+        f"Điều {n}. Cơ quan thứ {n} chịu trách nhiệm báo cáo kết quả thực hiện nhiệm vụ số {n} "
+        f"trước ngày {n} tháng {n % 12 + 1} hằng năm."
+        for n in range(1, 9)
+    ]
+    repeated = "Quy định chung về báo cáo được áp dụng cho mọi cơ quan, đơn vị trong hệ thống."
+    for copy in range(60):  # the same notice in sixty files, before the distinct articles
+        (corpus / f"thong-bao-{copy:02}.txt").write_text(repeated + "\n", encoding="utf-8")
+    for n, paragraph in enumerate(paragraphs):
+        (corpus / f"dieu-{n}.txt").write_text(paragraph + "\n", encoding="utf-8")
+    counting.passages = 0
+    r = Retriever.build(corpus, tmp_path / "index", settings=Settings(), embedder=counting)
+    assert len(r) == 68 and counting.passages == r.report.embedded == len(set(r.passage_texts()))
+    for mode in ("hybrid", "dense", "bm25"):
+        hits = r.search("Cơ quan nào chịu trách nhiệm báo cáo quy định chung?", k=5, mode=mode)
+        assert len(hits) == 5 and len({h.text for h in hits}) == 5, mode
