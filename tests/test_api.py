@@ -42,3 +42,40 @@ def test_build_reads_corpus_and_index_from_settings(small_corpus, tmp_path, embe
     r = Retriever.build(settings=settings, embedder=embedder)
     assert (tmp_path / "idx" / "manifest.json").is_file()
     assert set(r.documents) == {"001_5890e04fe2056a11.txt", "ghi-chu.md"}
+
+
+def test_a_running_retriever_picks_up_a_rebuilt_index(small_corpus, tmp_path, embedder):
+    index = tmp_path / "index"
+    Retriever.build(small_corpus, index, settings=Settings(), embedder=embedder)
+    serving = Retriever.load(index, settings=Settings(), embedder=embedder)
+    assert "moi.txt" not in serving.documents
+    (small_corpus / "moi.txt").write_text("Đoàn đại biểu thăm Lào vào tháng 5 năm 2024.\n", encoding="utf-8")
+    Retriever.build(small_corpus, index, settings=Settings(), embedder=embedder)
+    assert "moi.txt" in serving.documents
+    assert serving.search("Đoàn đại biểu thăm Lào khi nào?", k=1)[0].doc_id == "moi.txt"
+
+
+def test_a_damaged_rebuild_keeps_the_index_being_served(small_corpus, tmp_path, embedder):
+    index = tmp_path / "index"
+    Retriever.build(small_corpus, index, settings=Settings(), embedder=embedder)
+    serving = Retriever.load(index, settings=Settings(), embedder=embedder)
+    before = serving.search("Văn phòng gửi giấy mời trước ngày nào?", k=2)
+    (index / "manifest.json").write_text("{ damaged")
+    assert serving.search("Văn phòng gửi giấy mời trước ngày nào?", k=2) == before
+
+
+def test_questions_run_concurrently_with_a_reload(small_corpus, tmp_path, embedder):
+    index = tmp_path / "index"
+    Retriever.build(small_corpus, index, settings=Settings(), embedder=embedder)
+    serving = Retriever.load(index, settings=Settings(), embedder=embedder)
+    note = small_corpus / "ghi-chu.md"
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        asked = [pool.submit(serving.ask, "Hội thảo về hòa bình tổ chức ngày nào?", k=2) for _ in range(40)]
+        for n in range(3):
+            note.write_text(
+                note.read_text(encoding="utf-8") + f"\nGhi chú bổ sung số {n}.\n", encoding="utf-8"
+            )
+            Retriever.build(small_corpus, index, settings=Settings(), embedder=embedder)
+        answers = [a.result(timeout=120) for a in asked]
+    assert all("12-4-2024" in a.passages[0].text for a in answers)
+    assert "Ghi chú bổ sung số 2" in serving.document_text("ghi-chu.md")

@@ -55,3 +55,30 @@ def test_interactive_prompt_answers_until_empty_line(seed_index):
     out = run("--index", str(seed_index), stdin="Hà Nội đạt bao nhiêu điểm khảo sát?\n\n")
     assert out.returncode == 0, out.stderr
     assert "80,77 điểm" in out.stdout
+
+
+def test_a_closed_pipe_ends_quietly(seed_index):
+    """`qa ask … | head -1`: the reader goes away after one line."""
+    proc = subprocess.Popen(
+        [*QA, "ask", "--index", str(seed_index), "Chỉ thị 12-CT/TW được ban hành ngày nào?"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 0 and "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_control_characters_of_a_document_never_reach_the_terminal(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "doc.txt").write_text(
+        "Báo cáo \x1b[2J\x1b]0;pwned\x07 về hội nghị\u202e đã được gửi ngày 5-4-2024.\r\n", encoding="utf-8"
+    )
+    assert run("index", "--corpus", str(corpus), "--index", str(tmp_path / "i")).returncode == 0
+    out = run("ask", "--index", str(tmp_path / "i"), "Báo cáo về hội nghị gửi ngày nào?")
+    assert out.returncode == 0 and "5-4-2024" in out.stdout
+    assert not any(c in out.stdout for c in "\x1b\x07\r\u202e")
+    data = json.loads(run("ask", "--json", "--index", str(tmp_path / "i"), "Báo cáo gửi ngày nào?").stdout)
+    assert "\x1b[2J" in data["passages"][0]["text"]  # the JSON keeps the verbatim text, escaped

@@ -73,3 +73,31 @@ def test_bad_requests_say_what_to_do(retriever):
         retriever.search("đối ngoại", mode="fuzzy")
     with pytest.raises(QueryError, match="k must"):
         retriever.search("đối ngoại", k=0)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (dict(question=5), "must be text"),
+        (dict(question=None), "must be text"),
+        (dict(question=b"bytes"), "must be text"),
+        (dict(question="đối ngoại " * 300), "at most 2,000"),
+        (dict(docs=5), "docs must be a list"),
+        (dict(docs=[None]), "docs must be a list"),
+        (dict(docs="003_594181e79c53eb2f.txt"), "docs must be a list"),  # not read letter by letter
+        (dict(k=True), "k must"),
+        (dict(k=2.5), "k must"),
+        (dict(k="3"), "k must"),
+        (dict(mode=""), "mode must be one of"),
+        (dict(mode=["hybrid"]), "mode must be one of"),
+    ],
+)
+def test_every_bad_argument_is_a_query_error(retriever, call, message):
+    call = {"question": "đối ngoại nhân dân", **call}
+    for method in (retriever.search, retriever.ask):
+        with pytest.raises(QueryError, match=message):
+            method(**call)
+
+
+def test_an_empty_docs_list_means_every_document(retriever):
+    assert retriever.search("đối ngoại nhân dân", docs=[]) == retriever.search("đối ngoại nhân dân")

@@ -17,12 +17,24 @@ from .errors import (
 )
 from .retrieve import MAX_QUESTION_CHARS, MODES, Hit, Mode
 from .settings import Settings, SettingsError
+from .web import (
+    BasicAuth,
+    BodyLimit,
+    SecurityHeaders,
+    exposure_warning,
+    hash_password,
+    listen,
+    load_users,
+    verify_password,
+)
 
 __all__ = [
     "MAX_QUESTION_CHARS",
     "MODES",
     "Answer",
     "AnswerSentence",
+    "BasicAuth",
+    "BodyLimit",
     "BuildReport",
     "CorpusError",
     "Embedder",
@@ -36,8 +48,14 @@ __all__ = [
     "QAError",
     "QueryError",
     "Retriever",
+    "SecurityHeaders",
     "Settings",
     "SettingsError",
     "Skipped",
+    "exposure_warning",
+    "hash_password",
     "highlight_spans",
+    "listen",
+    "load_users",
+    "verify_password",
 ]
