@@ -1,6 +1,9 @@
+import os
 import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qa import QueryError
 
@@ -101,3 +104,27 @@ def test_every_bad_argument_is_a_query_error(retriever, call, message):
 
 def test_an_empty_docs_list_means_every_document(retriever):
     assert retriever.search("đối ngoại nhân dân", docs=[]) == retriever.search("đối ngoại nhân dân")
+
+
+# Any string a user can type or paste: Vietnamese, other scripts, control characters, lone
+# surrogates, emoji, very long words. QA_FUZZ=1 tries 50 times more.
+ANY_TEXT = st.one_of(
+    st.text(max_size=300),
+    st.text(
+        alphabet="aăâbcdđeêghiklmnoôơpqrstuưvxyàảãáạằẳẵắặầẩẫấậđèẻẽéẹềểễếệìỉĩíịòỏõóọồổỗốộờởỡớợ ?.,-/",
+        max_size=80,
+    ),
+    st.sampled_from(["\x00", "\ud800", "🙂" * 50, "a" * 2001, "-" * 500, "   \n\t", "12-CT/TW", "%s%n{0}"]),
+)
+
+
+@settings(max_examples=400 if os.environ.get("QA_FUZZ") else 40, deadline=None)
+@given(question=ANY_TEXT, mode=st.sampled_from(["hybrid", "dense", "bm25"]), k=st.integers(1, 12))
+def test_any_question_gives_hits_or_a_query_error(retriever, question, mode, k):
+    try:
+        hits = retriever.search(question, k=k, mode=mode)
+    except QueryError:
+        return
+    assert len(hits) <= k and [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    for h in hits:
+        assert retriever.document_text(h.doc_id)[h.start : h.end] == h.text

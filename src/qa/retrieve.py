@@ -100,6 +100,10 @@ def check_question(question: object) -> str:
             f"the question is {len(question):,} characters long; ask in at most {MAX_QUESTION_CHARS:,} "
             "(one or two sentences work best)"
         )
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: half of a character, from a broken client
+        raise QueryError("the question holds characters that are not valid Unicode; type it again") from None
     question = canonical(question)
     if not question:
         raise QueryError("the question is empty; type a question in Vietnamese")
