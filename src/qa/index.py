@@ -98,6 +98,7 @@ class Index:
     lexical: LexicalIndex
     texts: np.ndarray  # the texts file, memory-mapped bytes
     _positions: dict[str, int] = field(default_factory=dict, repr=False)
+    _bounds: np.ndarray | None = field(default=None, repr=False)  # first row of each document
 
     @property
     def embedder_id(self) -> str:
@@ -108,10 +109,13 @@ class Index:
         return self.texts[d.offset : d.offset + d.length].tobytes().decode("utf-8")
 
     def rows_of(self, doc_ids: list[str]) -> np.ndarray:
-        if not self._positions:
+        """The passages of these documents: each document's are one run of rows, in document order."""
+        if self._bounds is None:
             self._positions.update({doc_id: i for i, doc_id in enumerate(self.documents)})
-        wanted = [self._positions[d] for d in doc_ids if d in self._positions]
-        return np.flatnonzero(np.isin(self.chunks.doc, wanted)).astype(np.int64)
+            self._bounds = np.searchsorted(self.chunks.doc, np.arange(len(self.documents) + 1))
+        wanted = sorted({self._positions[d] for d in doc_ids if d in self._positions})
+        runs = [np.arange(self._bounds[i], self._bounds[i + 1], dtype=np.int64) for i in wanted]
+        return np.concatenate(runs) if runs else np.empty(0, dtype=np.int64)
 
     def row_of(self, doc_id: str, start: int, end: int) -> int:
         """The row of the passage with this span."""
