@@ -1,7 +1,9 @@
 """Chunk: passages of whole sentences, sized in pyvi words, inside one section.
 
 A chunk never crosses a heading or a piece of dropped boilerplate, so its verbatim
-span `document.text[start:end]` is always clean article text.
+span `document.text[start:end]` is always clean article text. Every step works on
+offsets into the document, never on copies searched back, so any text chunks: the
+units of a section are in order, do not overlap and cover all of its non-space text.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from langchain_text_splitters import RecursiveCharacterTextSplitter
-
 from .ingest import Block, Document
 from .text import canonical, clean, count_words
 
@@ -21,9 +21,24 @@ Chunker = Literal["sentence", "recursive"]
 
 HEADING_SEPARATOR = " › "
 
+# A passage holds at most `size` pyvi words and `size * MAX_CHARS_PER_WORD` characters.
+# Seed prose averages 7 characters a word and its most link-laden sentence 30, so the
+# character bound only bites on text with few or no words (emoji, symbols), which
+# would otherwise make one passage however long it runs.
+MAX_CHARS_PER_WORD = 30
+
+# Where a sentence longer than a passage is cut, best first: clause boundaries, then
+# between words. A piece keeps the boundary at its end. Clauses end in a punctuation mark
+# and a space, as in the LangChain splitter first used here (so seed passages stay as
+# they were); a line break after a comma is not a clause boundary yet.
+_CUTS = tuple(re.compile(p) for p in ("; ", ": ", ", ", r"\s+"))
+# LangChain's recursive character splitter, the usual recipe, cuts at these (its defaults).
+_CHARACTER_CUTS = ("\n\n", "\n", " ", "")
+
 # A sentence ends at . ! ? … (and closing quotes) before a capital, digit or quote,
 # unless the full stop belongs to an initial ("C. Mác", "V.I. Lê-nin") or an abbreviation.
-_SENTENCE_END = re.compile(r"[.!?…]+[\"”’»)\]*_]*(?=\s+[\"“‘«(\[*_-]*[\w])")
+# Matched from the start of a run of stops, possessively: linear even on "!!!…!!!".
+_SENTENCE_END = re.compile(r"(?<![.!?…])[.!?…]++[\"”’»)\]*_]*+(?=\s+[\"“‘«(\[*_-]*[\w])")
 _ABBREVIATIONS = {
     "tp",
     "tt",
@@ -106,14 +121,58 @@ def chunk_document(
 
 
 def _split_characters(document: Document, *, size: int, overlap: int) -> list[Chunk]:
-    splitter = RecursiveCharacterTextSplitter(chunk_size=size, chunk_overlap=overlap, add_start_index=True)
-    chunks = []
+    text, chunks = document.text, []
     for start, end in _runs(document):
-        for piece in splitter.create_documents([document.text[start:end]]):
-            at = start + piece.metadata["start_index"]
-            text = piece.page_content
-            chunks.append(Chunk(document.id, document.title, "", text, at, at + len(text), count_words(text)))
+        for a, b in _split_recursively(text, start, end, size=size, overlap=overlap, cuts=_CHARACTER_CUTS):
+            chunks.append(Chunk(document.id, document.title, "", text[a:b], a, b, count_words(text[a:b])))
     return chunks
+
+
+def _split_recursively(
+    text: str, start: int, end: int, *, size: int, overlap: int, cuts: tuple[str, ...]
+) -> list[tuple[int, int]]:
+    """LangChain's RecursiveCharacterTextSplitter (defaults) kept on offsets: the same
+    pieces, where its start_index searches for each one and can land on a repeat."""
+    level = next(i for i, sep in enumerate(cuts) if not sep or text.find(sep, start, end) >= 0)
+    sep = cuts[level]
+    if sep:  # each split starts with its separator
+        bounds, at = [start], text.find(sep, start, end)
+        while at >= 0:
+            bounds.append(at)
+            at = text.find(sep, at + len(sep), end)
+    else:
+        bounds = list(range(start, end))
+    splits = [(a, b) for a, b in zip(bounds, [*bounds[1:], end], strict=True) if a < b]
+    spans: list[tuple[int, int]] = []
+    small: list[tuple[int, int]] = []
+    for a, b in splits:
+        if b - a < size:
+            small.append((a, b))
+            continue
+        spans += _merge_characters(text, small, size=size, overlap=overlap)
+        small = []
+        spans += _split_recursively(text, a, b, size=size, overlap=overlap, cuts=cuts[level + 1 :])
+    return spans + _merge_characters(text, small, size=size, overlap=overlap)
+
+
+def _merge_characters(
+    text: str, splits: list[tuple[int, int]], *, size: int, overlap: int
+) -> list[tuple[int, int]]:
+    """Consecutive splits joined into pieces of `size` characters, the next one repeating
+    up to `overlap` of them (LangChain's _merge_splits)."""
+    spans: list[tuple[int, int]] = []
+    first, total = 0, 0  # the current piece is splits[first:i]
+    for i, (a, b) in enumerate(splits):
+        if total + b - a > size and i > first:
+            if span := _strip(text, splits[first][0], splits[i - 1][1]):
+                spans.append(span)
+            while total > overlap or (total + b - a > size and total > 0):
+                total -= splits[first][1] - splits[first][0]
+                first += 1
+        total += b - a
+    if splits and (span := _strip(text, splits[first][0], splits[-1][1])):
+        spans.append(span)
+    return spans
 
 
 def _runs(document: Document) -> list[tuple[int, int]]:
@@ -142,20 +201,32 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     """Sentence spans of a paragraph, stripped of surrounding white space."""
     spans, start = [], 0
     for match in _SENTENCE_END.finditer(text):
-        word = text[: match.start()].rsplit(None, 1)[-1] if text[: match.start()].strip() else ""
-        word = word.lstrip("(\"“'*").lower()
+        word = _word_before(text, match.start()).lstrip("(\"“'*").lower()
         if match.group().startswith(".") and (_is_initial(word) or word in _ABBREVIATIONS):
             continue
         spans.append((start, match.end()))
         start = match.end()
     spans.append((start, len(text)))
-    out = []
-    for a, b in spans:
-        piece = text[a:b]
-        lead = len(piece) - len(piece.lstrip())
-        if piece.strip():
-            out.append((a + lead, a + lead + len(piece.strip())))
-    return out
+    return [span for a, b in spans if (span := _strip(text, a, b))]
+
+
+def _word_before(text: str, end: int) -> str:
+    """The last word of `text[:end]`, read backwards so a long paragraph is not copied per stop."""
+    while end > 0 and text[end - 1].isspace():
+        end -= 1
+    start = end
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    return text[start:end]
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """`[start, end)` without the white space at its ends; None if nothing else is there."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if start < end else None
 
 
 def _is_initial(word: str) -> bool:
@@ -196,65 +267,102 @@ def _sections(document: Document) -> list[tuple[str, list[Block]]]:
 
 
 def _units(document: Document, block: Block, size: int) -> list[_Unit]:
-    """Sentences of a block; one longer than a chunk is cut at clause boundaries."""
-    text = document.span(block)
-    units = []
-    for a, b in split_sentences(text):
-        sentence = text[a:b]
-        words = count_words(sentence)
-        if words <= size:
-            units.append(_Unit(block.start + a, block.start + b, words))
-            continue
-        cursor = 0
-        for piece in _clause_splitter(size).split_text(sentence):
-            at = sentence.index(piece, cursor)
-            cursor = at + len(piece)
-            units.append(_Unit(block.start + a + at, block.start + a + cursor, count_words(piece)))
+    """Sentences of a block; one longer than a chunk is cut at clause boundaries, else between words."""
+    text, units = document.text, []
+    for a, b in split_sentences(document.span(block)):
+        start, end = block.start + a, block.start + b
+        # a sentence too long in characters is cut without counting its words: pyvi is slow
+        if end - start <= size * MAX_CHARS_PER_WORD and (words := count_words(text[start:end])) <= size:
+            units.append(_Unit(start, end, words))
+        else:
+            units.extend(_cut(text, start, end, size=size, cuts=_CUTS))
     return units
 
 
-def _clause_splitter(size: int) -> RecursiveCharacterTextSplitter:
-    return RecursiveCharacterTextSplitter(
-        separators=["; ", ": ", ", ", " "],
-        keep_separator="end",
-        chunk_size=size,
-        chunk_overlap=0,
-        length_function=count_words,
-    )
+def _cut(text: str, start: int, end: int, *, size: int, cuts: tuple[re.Pattern[str], ...]) -> list[_Unit]:
+    """Units of `text[start:end]` under `size` words, cut at the first kind of boundary it has.
+
+    The recursion of LangChain's RecursiveCharacterTextSplitter (which chose these cuts)
+    kept on offsets, so pieces are never searched for; each piece is counted once per level.
+    """
+    level = next((i for i, cut in enumerate(cuts) if cut.search(text, start, end)), len(cuts) - 1)
+    bounds = [m.end() for m in cuts[level].finditer(text, start, end)]
+    pieces = [(a, b) for a, b in zip([start, *bounds], [*bounds, end], strict=True) if a < b]
+    units: list[_Unit] = []
+    small: list[_Unit] = []  # consecutive pieces under a chunk, merged before a long one
+    for a, b in pieces:
+        if b - a < size * MAX_CHARS_PER_WORD and (words := count_words(text[a:b])) < size:
+            small.append(_Unit(a, b, words))
+            continue
+        units += _merge(text, small, size=size)
+        small = []
+        if level + 1 < len(cuts):
+            units += _cut(text, a, b, size=size, cuts=cuts[level + 1 :])
+        else:  # one word longer than a chunk stays whole
+            units += _unit(text, a, b)
+    return units + _merge(text, small, size=size)
+
+
+def _merge(text: str, pieces: list[_Unit], *, size: int) -> list[_Unit]:
+    """Consecutive pieces joined greedily into units of at most `size` words."""
+    units: list[_Unit] = []
+    group: list[_Unit] = []
+    words = 0
+    for piece in pieces:
+        if group and (words + piece.words > size or piece.end - group[0].start > size * MAX_CHARS_PER_WORD):
+            units += _unit(text, group[0].start, group[-1].end)
+            group, words = [], 0
+        group.append(piece)
+        words += piece.words
+    return units + (_unit(text, group[0].start, group[-1].end) if group else [])
+
+
+def _unit(text: str, start: int, end: int) -> list[_Unit]:
+    """`text[start:end]` without its outer white space, words counted; nothing if blank."""
+    span = _strip(text, start, end)
+    return [_Unit(*span, count_words(text[span[0] : span[1]]))] if span else []
 
 
 def _pack(units: list[_Unit], *, size: int, overlap: int) -> list[list[_Unit]]:
     """Greedy packing towards an even share of the section, so no chunk is a stub."""
+    max_chars = size * MAX_CHARS_PER_WORD
     total = sum(u.words for u in units)
     if total > size:
         size = min(size, math.ceil(1.1 * total / math.ceil(total / size)))
     groups: list[list[_Unit]] = []
     current: list[_Unit] = []
+    words = 0
     fresh = 0  # units of `current` not carried over from the previous chunk
     for unit in units:
-        if fresh and sum(u.words for u in current) + unit.words > size:
+        if fresh and (words + unit.words > size or unit.end - current[0].start > max_chars):
             groups.append(current)
-            current = _tail(current, overlap, keep_out=unit.words, size=size)
+            current = _tail(current, overlap, then=unit, size=size, max_chars=max_chars)
+            words = sum(u.words for u in current)
             fresh = 0
         current.append(unit)
+        words += unit.words
         fresh += 1
     if fresh:
         groups.append(current)
     # a short remainder reads better joined to its neighbour than alone
     if len(groups) > 1 and sum(u.words for u in groups[-1]) < size // 3:
-        last = groups.pop()
-        merged = groups[-1] + [u for u in last if u not in groups[-1]]
-        groups[-1] = merged
+        last, before = groups[-1], groups[-2]
+        if last[-1].end - before[0].start <= max_chars:
+            groups[-2:] = [before + [u for u in last if u.start >= before[-1].end]]
     return groups
 
 
-def _tail(units: list[_Unit], overlap: int, *, keep_out: int, size: int) -> list[_Unit]:
-    """The last sentences of a chunk, repeated at the start of the next one."""
-    tail: list[_Unit] = []
-    words = 0
-    for unit in reversed(units[1:]):
-        if words + unit.words > overlap or words + unit.words + keep_out > size:
+def _tail(units: list[_Unit], overlap: int, *, then: _Unit, size: int, max_chars: int) -> list[_Unit]:
+    """The last sentences of a chunk, repeated at the start of the next one (before `then`)."""
+    start, words = len(units), 0
+    while start > 1:  # never the whole chunk
+        words += units[start - 1].words
+        if (
+            words > overlap
+            or words + then.words > size
+            or units[-1].end - units[start - 1].start > overlap * MAX_CHARS_PER_WORD
+            or then.end - units[start - 1].start > max_chars
+        ):
             break
-        tail.insert(0, unit)
-        words += unit.words
-    return tail
+        start -= 1
+    return units[start:]

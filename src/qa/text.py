@@ -31,7 +31,11 @@ _NEW_TONE = re.compile(r"(?<![qQ])(" + "|".join(map(re.escape, _NEW_TO_OLD)) + r
 
 _WORD = re.compile(r"\w+(?:[-/.]\w+)*", re.UNICODE)
 _SYLLABLE = re.compile(r"\w+", re.UNICODE)
-_MARKUP = re.compile(r"\*{1,3}|_{2,3}|^#{1,6}\s+|`+", re.MULTILINE)
+# Emphasis and code marks go first, then the heading marks their removal may expose, so
+# that clean(clean(x)) == clean(x) ("_*_", " # x", "*# x").
+_EMPHASIS = re.compile(r"[*`]+")
+_UNDERLINE = re.compile(r"_{2,}")
+_HEADING_MARK = re.compile(r"^\s*(?:#{1,6}\s+)+", re.MULTILINE)
 _SPACE = re.compile(r"\s+")
 _VOWEL_MARKS = re.compile(r"[\u0300-\u036f]")
 
@@ -57,7 +61,8 @@ def has_diacritics(text: str) -> bool:
 
 def clean(text: str) -> str:
     """Prose without markdown emphasis or line breaks: what models and tokenisers read."""
-    return _SPACE.sub(" ", _MARKUP.sub("", nfc(text))).strip()
+    text = _HEADING_MARK.sub("", _UNDERLINE.sub("", _EMPHASIS.sub("", nfc(text))))
+    return _SPACE.sub(" ", text).strip()
 
 
 def canonical(text: str) -> str:
