@@ -218,3 +218,16 @@ def test_context_leads_with_title_and_heading(seed_chunks):
     assert "*" not in canonical(chunk.text) and "\n" not in canonical(chunk.text)
     full = contextualize(chunk, context="title+heading")
     assert full.startswith(canonical(chunk.title) + "\n" + canonical(chunk.heading) + "\n")
+
+
+def test_a_title_that_is_part_of_the_text_stays_searchable():
+    text = (
+        "Năng lực hành vi dân sự của cá nhân\n\n"
+        "Điều 19. Năng lực hành vi dân sự của cá nhân là khả năng của cá nhân bằng hành vi của mình "
+        "xác lập, thực hiện quyền, nghĩa vụ dân sự.\n"
+    )
+    doc = parse_document(text, doc_id="dieu-19.txt")
+    assert doc.title == "Năng lực hành vi dân sự của cá nhân"
+    chunks = chunk_document(doc)
+    assert chunks[0].start == 0 and chunks[0].text.startswith("Năng lực hành vi dân sự của cá nhân\n")
+    assert chunks[-1].end == len(text.rstrip())

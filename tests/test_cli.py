@@ -46,6 +46,7 @@ def test_index_command_builds_then_reports_up_to_date(small_corpus, tmp_path):
     first = run(*args)
     assert first.returncode == 0, first.stderr
     assert "2 added documents" in first.stdout
+    assert "001_5890e04fe2056a11.txt: 65 characters dropped as web-page furniture (3%)" in first.stdout
     assert "embedding passages" in first.stderr  # the progress bar
     again = run(*args)
     assert again.returncode == 0 and "up to date" in again.stdout

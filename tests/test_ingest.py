@@ -144,5 +144,46 @@ def test_a_typical_news_page_keeps_only_its_article():
     assert doc.title == "Đoàn đại biểu hữu nghị thăm Lào"
     kept = " ".join(doc.span(b) for b in doc.blocks)
     assert "Viên Chăn" in kept and "hợp tác y tế" in kept
-    for furniture in ("Trang chủ", "120345", "Ngày đăng", "Tin liên quan", "học bổng", "Chia sẻ"):
-        assert furniture not in kept
+    furniture = ("Trang chủ", "120345", "Ngày đăng", "Tin liên quan", "học bổng", "Chia sẻ")
+    for line in furniture:
+        assert line not in kept
+    assert doc.webpage
+    lost = [line for n, line in enumerate(page.splitlines()) if n not in (3, 4, 5)]  # all but the article
+    assert doc.dropped == sum(not c.isspace() for c in "".join(lost))
+
+
+def test_strong_prose_between_link_lists_is_kept_on_a_web_page():
+    prose = (
+        "Theo báo cáo của Sở Y tế, trong năm qua toàn tỉnh đã tổ chức khám sàng lọc bệnh tăng huyết áp "
+        "và đái tháo đường cho hơn mười hai nghìn người cao tuổi tại các trạm y tế xã, phường, phát hiện "
+        "nhiều trường hợp mắc bệnh mới."
+    )
+    page = [
+        "Trang chủ",
+        "Khám sàng lọc cho người cao tuổi",
+        "Ngành y tế tỉnh vừa tổng kết chương trình khám sàng lọc các bệnh không lây nhiễm cho người cao "
+        "tuổi tại tuyến cơ sở, với nhiều kết quả đáng ghi nhận.",
+        "Tin liên quan",
+        "Tiêm chủng mở rộng đạt kết quả tốt  (02/03/2024)",
+        "Hội thảo về dinh dưỡng học đường  (01/03/2024)",
+        prose,
+        "Bệnh viện huyện có máy chụp cắt lớp mới  (28/02/2024)",
+    ]
+    doc = parse_document("\n".join(page), doc_id="news.txt")
+    spans = [doc.span(b) for b in doc.blocks]
+    assert doc.webpage and prose in spans
+    assert not any("(0" in s or "(2" in s or s in ("Trang chủ", "Tin liên quan") for s in spans)
+
+
+def test_a_page_that_is_all_furniture_keeps_every_line():
+    page = "Trang chủ\nTin liên quan\nHội nghị y tế cơ sở  (02/03/2024)\nLượt truy cập: 1234\n"
+    doc = parse_document(page, doc_id="p.txt")
+    assert doc.webpage and doc.dropped == 0
+    assert [doc.span(b) for b in doc.blocks] == page.splitlines()
+
+
+def test_without_boilerplate_removal_a_page_keeps_everything(documents):
+    cleaned = documents["002_93a5b40c263f557d.txt"]
+    doc = parse_document(cleaned.text, doc_id=cleaned.id, boilerplate=False)
+    assert cleaned.webpage and cleaned.dropped > 0
+    assert not doc.webpage and doc.dropped == 0

@@ -237,8 +237,8 @@ def _is_initial(word: str) -> bool:
 def _sections(document: Document) -> list[tuple[str, list[Block]]]:
     """Runs of text blocks that share a heading and have nothing dropped between them.
 
-    A headline that opens the document is left out (every hit shows the title); a subject
-    line inside a letterhead stays in its flow, where the date and number around it are.
+    The title is text like any other: a question worded like a legal article's name
+    ("Năng lực hành vi dân sự của cá nhân") must find the article it heads.
     """
     sections: list[tuple[str, list[Block]]] = []
     path: list[tuple[int, str]] = []
@@ -250,9 +250,9 @@ def _sections(document: Document) -> list[tuple[str, list[Block]]]:
             sections.append((HEADING_SEPARATOR.join(text for _, text in path), list(current)))
             current.clear()
 
-    for n, block in enumerate(document.blocks):
+    for block in document.blocks:
         gap = previous is not None and document.text[previous.end : block.start].strip()
-        prose = block.kind == "text" or (block.kind == "title" and n > 0)
+        prose = block.kind in ("text", "title")
         if not prose or gap:
             close()
         if block.kind == "heading":

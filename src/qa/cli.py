@@ -125,8 +125,18 @@ def _index(args, settings: Settings) -> int:
         f"index {settings.index}: {', '.join(parts)} documents; {report.passages} passages, "
         f"{report.embedded} embedded, in {report.seconds:.1f}s"
     )
+    _print_cleaned(report)
     _print_skipped(report)
     return 0
+
+
+def _print_cleaned(report) -> None:
+    for c in report.cleaned:
+        warn = " (check it: more than half dropped)" if c.suspicious else ""
+        print(
+            f"  {_printable(c.file)}: {c.dropped:,} characters dropped as web-page furniture "
+            f"({c.share:.0%}){warn}"
+        )
 
 
 def _print_skipped(report) -> None:
