@@ -19,6 +19,24 @@ def embedder() -> E5Embedder:
     return E5Embedder()
 
 
+class CountingE5(E5Embedder):
+    """The real default embedder, counting the passages it is asked to embed."""
+
+    def __init__(self):
+        super().__init__()
+        self.passages = 0
+
+    def embed_passages(self, passages, **kwargs):
+        self.passages += len(passages)
+        return super().embed_passages(passages, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def counting() -> CountingE5:
+    """Tests reset `counting.passages` before the build they count."""
+    return CountingE5()
+
+
 @pytest.fixture(scope="session")
 def seed_index(tmp_path_factory, embedder) -> Path:
     """The seed corpus indexed once for the whole run, with default settings."""

@@ -11,26 +11,8 @@ from pathlib import Path
 import pytest
 
 from qa import Retriever, Settings
-from qa.embed import E5Embedder
 
 GOOD = "Văn phòng gửi giấy mời dự hội thảo trước ngày 5-4-2024."
-
-
-class CountingE5(E5Embedder):
-    """The real default embedder, counting the passages it is asked to embed."""
-
-    def __init__(self):
-        super().__init__()
-        self.passages = 0
-
-    def embed_passages(self, passages, **kwargs):
-        self.passages += len(passages)
-        return super().embed_passages(passages, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def counting():
-    return CountingE5()
 
 
 @pytest.fixture

@@ -3,25 +3,7 @@ import json
 import pytest
 
 from qa import IndexCorruptError, IndexMismatchError, IndexNotFoundError, Retriever, Settings
-from qa.embed import E5Embedder
 from qa.index import MANIFEST, Index
-
-
-class CountingE5(E5Embedder):
-    """The real default embedder, counting the passages it is asked to embed."""
-
-    def __init__(self):
-        super().__init__()
-        self.passages = 0
-
-    def embed_passages(self, passages, **kwargs):
-        self.passages += len(passages)
-        return super().embed_passages(passages, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def counting():
-    return CountingE5()
 
 
 def _build(corpus, index, embedder, **kwargs):
