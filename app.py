@@ -218,17 +218,22 @@ def _number(n: int) -> str:
 def build_ui(retriever: Retriever, settings: Settings) -> gr.Blocks:
     import gradio as gr  # here: errors and --hash-password answer without its 10 s import
 
-    documents = [(title, doc_id) for doc_id, title in retriever.documents.items()]
+    def intro() -> str:
+        return (
+            f"## Hỏi đáp tài liệu\nĐặt câu hỏi bằng tiếng Việt (có dấu hoặc không dấu) về "
+            f"{len(retriever.documents)} tài liệu. Mỗi câu trả lời kèm đoạn trích dẫn để đối chiếu "
+            "với văn bản gốc."
+        )
+
+    def choices() -> list[tuple[str, str]]:
+        return [(title, doc_id) for doc_id, title in retriever.documents.items()]
 
     def respond(message, past, k, mode, docs):
         history = chat_reply(retriever, message, past, k, mode, docs)
         return "", history, history
 
     with gr.Blocks(title="Hỏi đáp tài liệu", analytics_enabled=False) as demo:
-        gr.Markdown(
-            f"## Hỏi đáp tài liệu\nĐặt câu hỏi bằng tiếng Việt (có dấu hoặc không dấu) về "
-            f"{len(documents)} tài liệu. Mỗi câu trả lời kèm đoạn trích dẫn để đối chiếu với văn bản gốc."
-        )
+        header = gr.Markdown(intro())
         history = gr.State([])  # kept on the server: requests stay small however long the chat
         with gr.Row():
             with gr.Column(scale=3):
@@ -255,7 +260,7 @@ def build_ui(retriever: Retriever, settings: Settings) -> gr.Blocks:
                 k = gr.Slider(1, 10, value=min(settings.k, 10), step=1, label="Số đoạn trích dẫn")
                 mode = gr.Radio([(MODE_LABELS[m], m) for m in MODES], value=settings.mode, label="Cách tìm")
                 docs = gr.Dropdown(
-                    documents, multiselect=True, label="Chỉ tìm trong tài liệu", info="Để trống: tìm tất cả"
+                    choices(), multiselect=True, label="Chỉ tìm trong tài liệu", info="Để trống: tìm tất cả"
                 )
         inputs, outputs = [question, history, k, mode, docs], [question, history, chatbot]
         # preprocess=False: the values reach `chat_reply` as sent, which checks them and answers bad
@@ -264,6 +269,8 @@ def build_ui(retriever: Retriever, settings: Settings) -> gr.Blocks:
         send.click(respond, inputs, outputs, preprocess=False)
         clear.click(lambda: ([], []), None, [history, chatbot])
         chatbot.clear(lambda: [], None, history)  # the chat's own bin icon
+        # a page opened after `qa index` rebuilt the index lists the documents it has now
+        demo.load(lambda: (intro(), gr.Dropdown(choices=choices())), None, [header, docs])
     return demo
 
 

@@ -641,3 +641,26 @@ def test_listening_beyond_this_machine_is_warned_about(address, login, level):
     assert (warning and warning[0]) == level
     if level == logging.ERROR:
         assert "WITHOUT LOGIN" in warning[1] and "QA_USERS" in warning[1]
+
+
+def test_a_running_server_answers_from_a_rebuilt_index(small_corpus, tmp_path, embedder, browser):
+    index = tmp_path / "index"
+    Retriever.build(small_corpus, index, settings=Settings(), embedder=embedder)
+    served = _serve(index)
+    url = next(served).url
+    try:
+        question = {"question": "Đoàn đại biểu thăm Lào vào tháng mấy?", "k": 1}
+        assert _post(url, question)[1]["passages"][0]["doc_id"] != "moi.txt"
+        (small_corpus / "moi.txt").write_text(
+            "Đoàn đại biểu thăm Lào vào tháng 5 năm 2024.\n", encoding="utf-8"
+        )
+        Retriever.build(small_corpus, index, settings=Settings(), embedder=embedder)  # while it serves
+        status, data = _post(url, question)
+        assert status == 200 and data["passages"][0]["doc_id"] == "moi.txt"
+        assert json.loads(_request(url + "/api/health")[2])["documents"] == 3
+        page = browser.new_page()
+        page.goto(url)
+        page.get_by_text("3 tài liệu").wait_for(timeout=30_000)  # a page opened now lists the new one
+        page.close()
+    finally:
+        served.close()
