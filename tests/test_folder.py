@@ -221,8 +221,8 @@ KILLER = textwrap.dedent(
 
 
 # Kill points: before (n) and right after (-n) the n-th of a build's eight writes (seven data
-# files, then the manifest). `make test` tries the first, a middle and the last ones; QA_FUZZ=1 all.
-KILL_POINTS = [*range(1, 9), *range(-1, -9, -1)] if os.environ.get("QA_FUZZ") else [1, 4, 8, -7, -8]
+# files, then the manifest).
+KILL_POINTS = [*range(1, 9), *range(-1, -9, -1)]
 
 
 def test_kill_9_at_every_write_leaves_the_previous_index_usable(tmp_path, tiny_corpus, embedder):
