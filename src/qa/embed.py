@@ -8,6 +8,7 @@ is the alternative; sentence-transformers and torch are imported only for that p
 from __future__ import annotations
 
 import logging
+import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -83,6 +84,10 @@ class E5Embedder(Embedder):
     def _encode(self, texts: list[str], *, query: bool) -> np.ndarray:
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
+        # The engine NFKC-normalises inside a buffer sized for its input, and a character that
+        # expands 18-fold ("ﷺ" x 20) corrupts its memory and kills the process. Normalised here
+        # first, its own pass changes nothing; the vectors of the seed passages are identical.
+        texts = [unicodedata.normalize("NFKC", t) for t in texts]
         vectors = self._model.query(texts) if query else self._model.passage(texts)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
 
