@@ -81,6 +81,18 @@ def test_a_working_folder_with_other_files_is_refused(tmp_path, tiny_corpus):
     assert tree(work) == before
 
 
+def test_a_folder_with_another_tools_manifest_is_not_taken_for_an_index(tmp_path, tiny_corpus):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "manifest.json").write_text('{"format_version": 2, "files": ["app.js"]}')
+    (project / "texts-0123456789abcdef.txt").write_text("giữ lại")
+    (project / "app.js").write_text("x")
+    before = tree(project)
+    out = qa("index", "--corpus", str(tiny_corpus), "--index", str(project))
+    assert out.returncode == 1 and "not a qa index" in out.stderr
+    assert tree(project) == before
+
+
 def test_an_index_path_that_is_a_file_is_refused_by_every_command(tmp_path, tiny_corpus):
     file = tmp_path / "notes.txt"
     file.write_text("giữ nguyên")

@@ -122,7 +122,14 @@ def is_index(path: Path) -> bool:
         manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(manifest, dict) and "format_version" in manifest and "files" in manifest
+    # another tool's manifest.json can have these keys too: only ours names files of our naming
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    return (
+        isinstance(manifest.get("format_version"), int)
+        and isinstance(files, dict)
+        and set(files) == set(ROLES)
+        and all(isinstance(name, str) and _OWN.match(name) for name in files.values())
+    )
 
 
 def claim(path: Path, *, corpus: Path) -> None:
