@@ -132,31 +132,53 @@ def _lines(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _continues(prev: Line, line: str) -> bool:
-    """Was this line broken off the previous one mid-sentence?"""
-    if prev.terminal or TEASER.search(prev.text) or not line:
+@dataclass
+class _Run:
+    """Lines being rejoined into one paragraph, with what `_continues` asks of the whole of it,
+    kept as it grows: re-reading the paragraph at each line would be quadratic."""
+
+    first: Line
+    last: Line
+    n: int  # syllables
+    cased: bool = False  # has a letter with case
+    lower: bool = False  # has a lower-case letter
+
+    def add(self, line: Line) -> None:
+        self.last, self.n = line, self.n + line.n
+        self.cased = self.cased or any(c.isupper() or c.islower() for c in line.text)
+        self.lower = self.lower or any(c.islower() for c in line.text)
+
+    @property
+    def upper(self) -> bool:
+        return self.cased and not self.lower
+
+
+def _continues(prev: _Run, line: str) -> bool:
+    """Was this line broken off the previous paragraph mid-sentence?"""
+    if prev.last.terminal or TEASER.search(prev.last.text) or not line:
         return False
     if any(rx.match(line) for rx in (LIST_ITEM, _NUMBERED, _ROMAN, _MARKDOWN_HEADING)):
         return False
     first = line.lstrip("*_\"“'(")[:1]
-    if first.islower() or prev.text.endswith(","):
+    if first.islower() or prev.last.text.endswith(","):
         return True
     # a long line without a full stop is prose cut short, not a heading
     return (
         prev.n >= 25
-        and not prev.text.isupper()
-        and not any(rx.match(prev.text) for rx in (LIST_ITEM, _NUMBERED, _ROMAN, _MARKDOWN_HEADING))
+        and not prev.upper
+        and not any(rx.match(prev.first.text) for rx in (LIST_ITEM, _NUMBERED, _ROMAN, _MARKDOWN_HEADING))
     )
 
 
 def _merge_broken_lines(text: str, lines: list[Line]) -> list[Line]:
-    paras: list[Line] = []
+    runs: list[_Run] = []
     for line in lines:
-        if paras and _continues(paras[-1], line.text):
-            paras[-1] = Line.at(text, paras[-1].start, line.end)
+        if runs and _continues(runs[-1], line.text):
+            runs[-1].add(line)
         else:
-            paras.append(line)
-    return paras
+            runs.append(_Run(line, line, 0))
+            runs[-1].add(line)
+    return [r.first if r.first is r.last else Line.at(text, r.first.start, r.last.end) for r in runs]
 
 
 def _title_index(paras: list[Line], *, markdown: bool) -> int | None:
