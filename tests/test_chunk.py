@@ -231,3 +231,13 @@ def test_a_title_that_is_part_of_the_text_stays_searchable():
     chunks = chunk_document(doc)
     assert chunks[0].start == 0 and chunks[0].text.startswith("Năng lực hành vi dân sự của cá nhân\n")
     assert chunks[-1].end == len(text.rstrip())
+
+
+def test_text_without_spaces_is_cut_by_characters():
+    """A base64 blob or text typed without spaces once made one 100,000-character passage."""
+    text = "Tài liệu đính kèm:\n\n" + "Việt" * 25_000 + "\n"
+    chunks = chunk_document(parse_document(text, doc_id="x.txt", boilerplate=False))
+    assert len(chunks) > 30 and max(len(c.text) for c in chunks) <= 100 * 30
+    assert "".join(c.text for c in chunks).count("Việt") == 25_000
+    for c in chunks:
+        assert text[c.start : c.end] == c.text

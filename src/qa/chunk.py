@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
@@ -298,9 +299,21 @@ def _cut(text: str, start: int, end: int, *, size: int, cuts: tuple[re.Pattern[s
         small = []
         if level + 1 < len(cuts):
             units += _cut(text, a, b, size=size, cuts=cuts[level + 1 :])
-        else:  # one word longer than a chunk stays whole
-            units += _unit(text, a, b)
+        else:  # no boundary left (a URL, base64, text without spaces): cut by characters
+            units += _slices(text, a, b, width=size * MAX_CHARS_PER_WORD)
     return units + _merge(text, small, size=size)
+
+
+def _slices(text: str, start: int, end: int, *, width: int) -> list[_Unit]:
+    """`text[start:end]` in pieces of at most `width` characters, marks kept with their letter."""
+    units: list[_Unit] = []
+    while start < end:
+        cut = min(start + width, end)
+        while start + 1 < cut < end and unicodedata.combining(text[cut]):
+            cut -= 1
+        units += _unit(text, start, cut)
+        start = cut
+    return units
 
 
 def _merge(text: str, pieces: list[_Unit], *, size: int) -> list[_Unit]:
