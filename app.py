@@ -73,6 +73,8 @@ UI_BODY_LIMIT = 1024 * 1024
 # The question box keeps this many characters of a paste (at most 400 KB in UTF-8, under the limit
 # above), so whatever is pasted reaches the chat and gets its "too long" message.
 PASTE_CHARS = 100_000
+# Methods a wrong /api/ request may come with, answered 404/405 `{"error"}` rather than by Gradio
+OTHER_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "PROPFIND"]
 MAX_K = 50  # passages per answer: more than anyone reads; the chat's slider stops at 10
 QUOTED_CHARS = 300  # of a refused question, shown back in the chat
 OPEN_PATHS = ("/api/health",)  # answered without login: for monitoring; tells only index sizes
@@ -304,7 +306,7 @@ def create_app(
     async def server_error(request: Request, err: Exception):
         return JSONResponse({"error": "internal error; the server log says more"}, status_code=500)
 
-    @api.get("/api/health")
+    @api.api_route("/api/health", methods=["GET", "HEAD"])  # HEAD: what uptime monitors send
     def health() -> dict:
         return {
             "status": "ok",
@@ -323,12 +325,9 @@ def create_app(
         except QueryError as err:
             raise HTTPException(status_code=400, detail=str(err)) from None
 
-    @api.api_route(
-        "/api/{rest:path}",
-        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        include_in_schema=False,
-    )
-    def no_such_route(request: Request, rest: str):
+    @api.api_route("/api", methods=OTHER_METHODS, include_in_schema=False)
+    @api.api_route("/api/{rest:path}", methods=OTHER_METHODS, include_in_schema=False)
+    def no_such_route(request: Request, rest: str = ""):
         """Without this, unknown /api/ paths would fall through to the Gradio app and its `{"detail"}`."""
         allowed = sorted(
             method

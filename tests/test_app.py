@@ -242,7 +242,7 @@ def test_every_api_error_is_json_with_an_error(server, method, path, status):
     got, headers, raw = _request(server.url + path, method=method)
     assert got == status and set(json.loads(raw)) == {"error"}
     if status == 405:
-        assert headers["Allow"] == ("POST" if path == "/api/search" else "GET")
+        assert headers["Allow"] == ("POST" if path == "/api/search" else "GET, HEAD")
 
 
 def test_a_body_over_the_limit_is_refused(server):
@@ -664,3 +664,14 @@ def test_a_running_server_answers_from_a_rebuilt_index(small_corpus, tmp_path, e
         page.close()
     finally:
         served.close()
+
+
+def test_odd_methods_and_paths_under_api_get_json_errors(server):
+    assert _request(server.url + "/api/health", method="HEAD")[0] == 200
+    for method, path, status in [
+        ("TRACE", "/api/search", 405),
+        ("PROPFIND", "/api/health", 405),
+        ("GET", "/api", 404),
+    ]:
+        code, _, raw = _request(server.url + path, method=method)
+        assert code == status and "error" in json.loads(raw), (method, path, raw)
