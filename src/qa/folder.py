@@ -206,16 +206,13 @@ def verify(path: Path, name: str, sha: str, *, corpus: str | None = None) -> Non
         )
 
 
-def collect_garbage(path: Path, *, keep: set[str]) -> list[str]:
+def collect_garbage(path: Path, *, keep: set[str]) -> None:
     """Delete this folder's own data and temporary files that no kept manifest names."""
-    removed = []
     for entry in os.scandir(path):
         if entry.name in keep or not (_OWN.match(entry.name) or _TEMP.match(entry.name)):
             continue
         if entry.is_file(follow_symlinks=False):
             Path(entry.path).unlink(missing_ok=True)
-            removed.append(entry.name)
-    return removed
 
 
 @contextmanager
