@@ -105,17 +105,21 @@ def test_encodings(tmp_path):
         read_document(tmp_path / "utf16-odd.txt")
 
 
-def test_corpus_reads_txt_and_md_recursively(tmp_path):
+def test_corpus_reads_documents_recursively_and_notes_other_files(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "b.md").write_text("# Tiêu đề\n\nNội dung.\n", encoding="utf-8")
     (tmp_path / "c.txt").write_text("Văn bản.\n", encoding="utf-8")
-    (tmp_path / "d.pdf").write_bytes(b"%PDF")
-    assert list(corpus_files(tmp_path).files) == ["a/b.md", "c.txt"]
+    (tmp_path / "d.xlsx").write_bytes(b"PK")
+    (tmp_path / ".hidden.txt").write_text("Không đọc.\n", encoding="utf-8")
+    found = corpus_files(tmp_path)
+    assert list(found.files) == ["a/b.md", "c.txt"]
+    assert [(s.file, s.reason.split(":")[0]) for s in found.skipped] == [("d.xlsx", ".xlsx")]
+    assert "not a format qa reads" in found.skipped[0].reason
     assert read_corpus(tmp_path)[0].title == "Tiêu đề"
     with pytest.raises(CorpusError, match="does not exist"):
         corpus_files(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CorpusError, match=r"no readable \.txt or \.md"):
+    with pytest.raises(CorpusError, match=r"no readable documents"):
         corpus_files(tmp_path / "empty")
 
 

@@ -164,6 +164,7 @@ class Answer:
                     "start": h.start,
                     "end": h.end,
                     "score": round(h.score, 6),
+                    "pages": list(h.pages),
                 }
                 for h in self.passages
             ],

@@ -21,14 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from . import folder
-from .charset import decode
 from .chunk import Chunk, Chunker, Context, chunk_document, contextualize
 from .corpus import Skipped, corpus_files
 from .embed import Embedder
-from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, QAError
+from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, MissingToolError, QAError
 from .index import Index, StoredDocument, kept_files, write_index
-from .ingest import parse_document
+from .ingest import Document, parse_document
 from .lexical import Tokenizer, build_lexical
+from .readers import extract
 from .text import count_words
 
 log = logging.getLogger(__name__)
@@ -89,10 +89,16 @@ class ChunkerSettings:
 
 @dataclass(frozen=True)
 class _Parsed:
-    title: str
-    text: str
+    document: Document
     chunks: list[Chunk]
-    dropped: int  # non-space characters left out as web-page furniture
+
+
+@dataclass(frozen=True)
+class _Unread:
+    """A file that could not be read now; `lasting` when only changing the file can help."""
+
+    skipped: Skipped
+    lasting: bool = True
 
 
 def build_index(
@@ -146,6 +152,7 @@ def build_index(
         documents: dict[str, tuple[StoredDocument, str]] = {}
         chunks: list[Chunk] = []
         cleaned: list[Cleaned] = []
+        retry: set[str] = set()  # skipped for want of a tool: read again once it is installed
         parsed = dict(_parse_all(todo, chunker))
         for doc_id in hashes:
             if doc_id in known_bad:
@@ -155,21 +162,27 @@ def build_index(
                 chunks.extend(old.chunks[row] for row in old.rows_of([doc_id]))
                 continue
             result = parsed[doc_id]
-            if isinstance(result, Skipped):
-                skipped.append(result)
+            if isinstance(result, _Unread):
+                skipped.append(result.skipped)
+                if not result.lasting:
+                    retry.add(doc_id)
                 continue
+            doc = result.document
             if not result.chunks:
                 log.warning("%s: no text found to index", doc_id)
-            if result.dropped:
-                total = sum(not c.isspace() for c in result.text)
-                cleaned.append(Cleaned(doc_id, result.dropped, result.dropped / total))
+            if doc.dropped:
+                total = sum(not c.isspace() for c in doc.text)
+                cleaned.append(Cleaned(doc_id, doc.dropped, doc.dropped / total))
                 if cleaned[-1].suspicious:
                     log.warning(
                         "%s: %.0f%% of its text was dropped as web-page furniture",
                         doc_id,
                         100 * cleaned[-1].share,
                     )
-            documents[doc_id] = (StoredDocument(doc_id, result.title, hashes[doc_id]), result.text)
+            stored = StoredDocument(
+                doc_id, doc.title, hashes[doc_id], format=doc.format, pages=doc.pages, ocr=doc.ocr
+            )
+            documents[doc_id] = (stored, doc.text)
             chunks.extend(result.chunks)
 
         embedded = _embed(chunks, old=old, embedder=embedder, chunker=chunker, progress=progress)
@@ -190,7 +203,7 @@ def build_index(
             },
             chunker=_chunker_json(chunker),
             corpus=str(Path(corpus).resolve()),
-            skipped={s.file: [hashes[s.file], s.reason] for s in skipped if s.file in hashes},
+            skipped={s.file: [hashes[s.file], s.reason] for s in skipped if s.file in hashes.keys() - retry},
         )
         folder.collect_garbage(path, keep=kept_files(manifest))
         return BuildReport(
@@ -238,19 +251,20 @@ def _embed(chunks: list[Chunk], *, old: Index | None, embedder, chunker, progres
     return _Embedded(texts, keys, vectors, len(first))
 
 
-def _parse(job: tuple[str, str, bytes], chunker: ChunkerSettings) -> tuple[str, _Parsed | Skipped]:
+def _parse(job: tuple[str, str, bytes], chunker: ChunkerSettings) -> tuple[str, _Parsed | _Unread]:
     doc_id, name, data = job
     try:
-        document = parse_document(
-            decode(data, name=doc_id).text, doc_id=doc_id, boilerplate=chunker.boilerplate
-        )
+        document = parse_document(extract(data, name=doc_id), doc_id=doc_id, boilerplate=chunker.boilerplate)
         chunks = chunk_document(document, size=chunker.size, overlap=chunker.overlap, method=chunker.method)
+    except MissingToolError as err:
+        return doc_id, _Unread(Skipped(doc_id, str(err)), lasting=False)
     except QAError as err:
-        return doc_id, Skipped(doc_id, str(err))
+        return doc_id, _Unread(Skipped(doc_id, str(err)))
     except Exception as err:  # a fault of ours must cost one document, not the whole build
         log.debug("%s could not be read", name, exc_info=True)
-        return doc_id, Skipped(doc_id, f"could not be read ({type(err).__name__}: {err}); please report it")
-    return doc_id, _Parsed(document.title, document.text, chunks, document.dropped)
+        reason = f"could not be read ({type(err).__name__}: {err}); please report it"
+        return doc_id, _Unread(Skipped(doc_id, reason))
+    return doc_id, _Parsed(document, chunks)
 
 
 def _parse_all(jobs: list[tuple[str, str, bytes]], chunker: ChunkerSettings):

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CorpusError
-
-SUFFIXES = (".txt", ".md")
+from .readers import SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ def corpus_files(folder: str | Path) -> CorpusFiles:
     root = Path(folder)
     if not root.is_dir():
         raise CorpusError(
-            f"corpus folder {str(root)!r} does not exist; pass --corpus DIR with your .txt/.md files"
+            f"corpus folder {str(root)!r} does not exist; pass --corpus DIR with your documents"
         )
     real_root = root.resolve()
     files: dict[str, Path] = {}
@@ -60,9 +59,9 @@ def corpus_files(folder: str | Path) -> CorpusFiles:
         dirs.sort()
         for name in sorted(names):
             path = here / name
-            problem = _problem(path, root, real_root)
-            if problem == "":  # not a document format: quietly ignored
+            if name.startswith("."):  # hidden files: qa's own records, editors' and systems' files
                 continue
+            problem = _problem(path, root, real_root)
             if problem:
                 skipped.append(Skipped(_shown(path, root), problem))
                 continue
@@ -70,16 +69,17 @@ def corpus_files(folder: str | Path) -> CorpusFiles:
     if not files:
         why = f" ({len(skipped)} skipped: {skipped[0].file}: {skipped[0].reason})" if skipped else ""
         raise CorpusError(
-            f"no readable .txt or .md files under {str(root)!r}{why}; add documents or pass --corpus DIR"
+            f"no readable documents ({' '.join(SUFFIXES)}) under {str(root)!r}{why}; "
+            "add documents or pass --corpus DIR"
         )
     ordered = dict(sorted(files.items(), key=lambda item: item[0].split("/")))  # as sorted paths
     return CorpusFiles(root, ordered, tuple(skipped))
 
 
 def _problem(path: Path, root: Path, real_root: Path) -> str | None:
-    """Why this file cannot be a document; "" for a file we do not read, None when it is fine."""
+    """Why this file cannot be a document, or None when it is fine."""
     if path.suffix.lower() not in SUFFIXES:
-        return ""
+        return f"{path.suffix or 'no suffix'}: not a format qa reads ({' '.join(SUFFIXES)})"
     try:
         path.relative_to(root).as_posix().encode("utf-8")
     except UnicodeEncodeError:

@@ -31,3 +31,15 @@ class IndexCorruptError(QAError):
 
 class QueryError(QAError):
     """The question or the search options are not usable."""
+
+
+class MissingToolError(CorpusError):
+    """A file needs a program or package that is not installed; the message names what to install."""
+
+
+class UploadError(QAError):
+    """A file given to `add` cannot go into the corpus: its type, its size, or an empty file."""
+
+
+class DocumentNotFoundError(QAError):
+    """No indexed document has the id asked for."""

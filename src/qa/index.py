@@ -19,6 +19,7 @@ This is the only module that knows FAISS.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import io
 import json
@@ -58,6 +59,17 @@ class StoredDocument:
     sha256: str
     offset: int = 0  # its bytes in the texts file
     length: int = 0
+    format: str = "txt"  # the reader that extracted its text: txt, md, docx, doc, pdf, html
+    pages: tuple[int, ...] = ()  # character offset where each page starts (PDF); () without pages
+    ocr: bool = False  # its text was recognised from page images
+
+    def pages_of(self, start: int, end: int) -> tuple[int, ...]:
+        """The page numbers (from 1) that the span `[start, end)` of the text covers."""
+        if not self.pages:
+            return ()
+        first = bisect.bisect_right(self.pages, start)
+        last = bisect.bisect_right(self.pages, max(start, end - 1))
+        return tuple(range(max(first, 1), max(last, 1) + 1))
 
 
 class ChunkTable(Sequence[Chunk]):
@@ -190,7 +202,9 @@ class Index:
         for name in files.values():
             folder.verify(path, name, manifest["checksums"][name], corpus=manifest.get("corpus"))
         catalog = json.loads((path / files["catalog"]).read_text(encoding="utf-8"))
-        documents = {d["id"]: StoredDocument(**d) for d in catalog["documents"]}
+        documents = {
+            d["id"]: StoredDocument(**{**d, "pages": tuple(d.get("pages", ()))}) for d in catalog["documents"]
+        }
         size = (path / files["texts"]).stat().st_size
         texts = np.memmap(path / files["texts"], dtype=np.uint8, mode="r") if size else np.empty(0, np.uint8)
         with np.load(path / files["chunks"], allow_pickle=False) as arrays:

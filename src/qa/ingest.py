@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .charset import decode
 from .corpus import corpus_files
 from .errors import CorpusError
 from .furniture import HEADING_MAX, LIST_ITEM, TEASER, Line, strip_furniture
+from .readers import Extracted, Format, extract
 from .text import nfc
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,9 @@ class Document:
     blocks: tuple[Block, ...]
     webpage: bool = False  # looked like a saved web page, so its furniture was removed
     dropped: int = 0  # non-space characters of `text` left out of every block
+    format: Format = "txt"
+    pages: tuple[int, ...] = ()  # offset in `text` where each page starts (PDF)
+    ocr: bool = False  # text recognised from page images
 
     def span(self, block: Block) -> str:
         return self.text[block.start : block.end]
@@ -76,23 +79,31 @@ def read_document(path: str | Path, *, doc_id: str | None = None, boilerplate: b
         data = path.read_bytes()
     except OSError as err:
         raise CorpusError(f"cannot read {path}: {err.strerror}") from None
-    text = decode(data, name=str(path)).text
-    return parse_document(text, doc_id=doc_id or path.name, boilerplate=boilerplate)
+    return parse_document(extract(data, name=path.name), doc_id=doc_id or path.name, boilerplate=boilerplate)
 
 
-def parse_document(text: str, *, doc_id: str, boilerplate: bool = True) -> Document:
-    """Find the article's paragraphs, its title and its headings in `text` (NFC).
+def parse_document(source: str | Extracted, *, doc_id: str, boilerplate: bool = True) -> Document:
+    """Find the article's paragraphs, its title and its headings in a file's text.
 
-    `boilerplate=False` keeps every line of a web page too (to measure what dropping buys).
+    A plain text (str) is read as a .txt or .md file by `doc_id`'s suffix. Only those
+    can be saved web pages: an HTML file's furniture went with its reader, and Word and
+    PDF files have none. `boilerplate=False` keeps every line of a web page too (to
+    measure what dropping buys). Headings a reader found are kept; the rest are guessed.
     """
-    text = nfc(text)
+    if isinstance(source, str):
+        markdown = doc_id.lower().endswith(".md")
+        source = Extracted(nfc(source), "md" if markdown else "txt")
+    text = source.text  # readers give NFC: the offsets of their headings and pages index it
     lines = [Line.at(text, start, end) for start, end in _lines(text)]
     webpage = False
-    if boilerplate:
+    if boilerplate and source.format in ("txt", "md"):
         lines, webpage = strip_furniture(lines, doc_id=doc_id)
-    kept = _merge_broken_lines(text, lines)
-    title_at = _title_index(kept, markdown=doc_id.lower().endswith(".md"))
-    title = kept[title_at].text if title_at is not None else Path(doc_id).stem
+    kept = lines if source.paragraphs else _merge_broken_lines(text, lines)
+    known = {h.start: h.level for h in source.headings}
+    title_at = _stated_title(kept, source.title) if source.title else None
+    if title_at is None and not (source.title and known):
+        title_at = _title_index(kept, markdown=source.format == "md")
+    title = source.title or (kept[title_at].text if title_at is not None else Path(doc_id).stem)
     blocks = []
     for i, p in enumerate(kept):
         if len(kept) == 1:  # a one-line document's line is its text, headline or not: it must be indexed
@@ -100,7 +111,7 @@ def parse_document(text: str, *, doc_id: str, boilerplate: bool = True) -> Docum
         elif i == title_at:
             blocks.append(Block(p.start, p.end, "title"))
         else:
-            level = _heading_level(kept, i, title_at)
+            level = known.get(p.start) or _heading_level(kept, i, title_at)
             blocks.append(Block(p.start, p.end, "heading" if level else "text", level))
     dropped = _non_space(text) - sum(_non_space(text[b.start : b.end]) for b in blocks)
     log.debug(
@@ -112,7 +123,23 @@ def parse_document(text: str, *, doc_id: str, boilerplate: bool = True) -> Docum
         dropped,
         title,
     )
-    return Document(doc_id, title, text, tuple(blocks), webpage=webpage, dropped=dropped)
+    return Document(
+        doc_id,
+        title,
+        text,
+        tuple(blocks),
+        webpage=webpage,
+        dropped=dropped,
+        format=source.format,
+        pages=source.pages,
+        ocr=source.ocr,
+    )
+
+
+def _stated_title(paras: list[Line], title: str) -> int | None:
+    """The line among the first few that is the title the file states (Word, HTML), if any."""
+    key = " ".join(title.split()).casefold()
+    return next((i for i, p in enumerate(paras[:5]) if " ".join(p.text.split()).casefold() == key), None)
 
 
 def _non_space(text: str) -> int:

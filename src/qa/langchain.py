@@ -42,6 +42,7 @@ class QARetriever(BaseRetriever):
                     "start": hit.start,
                     "end": hit.end,
                     "score": hit.score,
+                    "pages": list(hit.pages),
                 },
             )
             for hit in self.retriever.search(query, k=self.k, mode=self.mode, docs=self.docs)

@@ -45,6 +45,7 @@ class Hit:
     start: int
     end: int
     score: float
+    pages: tuple[int, ...] = ()  # the pages (from 1) the passage is on, for formats with pages
 
 
 def search(
@@ -213,6 +214,7 @@ def _collapse(index: Index, ranked: list[tuple[int, float]], k: int) -> list[Hit
                     chunk.start,
                     chunk.end,
                     float(score),
+                    index.documents[chunk.doc_id].pages_of(chunk.start, chunk.end),
                 )
             )
             if len(hits) == k:
