@@ -3,9 +3,10 @@
     python app.py [--index index] [--host 127.0.0.1] [--port 7860]
     python app.py --hash-password      # reads a password, prints its hash for QA_USERS / QA_USERS_FILE
 
-Routes: `/` the chat, `POST /api/search` and `GET /api/health` for other tools,
-`/source/{doc_id}` the source viewer (documents of the index only). With users configured
-(`QA_USERS`, `QA_USERS_FILE`) every route but `/api/health` asks for a login (HTTP Basic).
+Routes: `/` the chat and its "Tài liệu" tab (add, list, remove documents), the JSON API under `/api/`
+(qa.server: search, health, documents), `/source/{doc_id}` the source viewer (documents of the
+index only). With users configured (`QA_USERS`, `QA_USERS_FILE`) every route but `/api/health`
+asks for a login (HTTP Basic).
 """
 
 from __future__ import annotations
@@ -17,39 +18,35 @@ import logging
 import math
 import os
 import reprlib
-import secrets
 import sys
 from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 import uvicorn
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from fastapi import FastAPI
 
 from qa import (
     MAX_QUESTION_CHARS,
     MODES,
-    Answer,
+    AddReport,
     BasicAuth,
     BodyLimit,
-    Mode,
     QAError,
     QueryError,
+    RemoveReport,
     Retriever,
     SecurityHeaders,
     Settings,
     SettingsError,
     exposure_warning,
     hash_password,
-    highlight_spans,
     listen,
     load_users,
 )
+from qa.readers import SUFFIXES
+from qa.server import API_BODY_LIMIT, MAX_K, create_api, render_answer, upload_body_limit
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -63,19 +60,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 log = logging.getLogger("qa.app")
 
-# Bodies above these are refused (413) before they are read. A search is a question of at most
-# MAX_QUESTION_CHARS (under 24 KB even with every letter \u-escaped) and a list of document ids:
-# 64 KiB leaves room for about a thousand ids, and a thousand requests at once hold 64 MB at most.
-API_BODY_LIMIT = 64 * 1024
 # Gradio's own requests carry the question and the controls (the history stays on the server):
 # 1 MiB lets a pasted page reach the chat, which then says the question is too long.
 UI_BODY_LIMIT = 1024 * 1024
 # The question box keeps this many characters of a paste (at most 400 KB in UTF-8, under the limit
 # above), so whatever is pasted reaches the chat and gets its "too long" message.
 PASTE_CHARS = 100_000
-# Methods a wrong /api/ request may come with, answered 404/405 `{"error"}` rather than by Gradio
-OTHER_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "PROPFIND"]
-MAX_K = 50  # passages per answer: more than anyone reads; the chat's slider stops at 10
 QUOTED_CHARS = 300  # of a refused question, shown back in the chat
 OPEN_PATHS = ("/api/health",)  # answered without login: for monitoring; tells only index sizes
 MODE_LABELS = {"hybrid": "Kết hợp (khuyên dùng)", "dense": "Theo ngữ nghĩa", "bm25": "Theo từ khoá (BM25)"}
@@ -85,7 +75,18 @@ EXAMPLES = [
     "Đối ngoại nhân dân là gì?",
     "mat tran to quoc co bao nhieu doi tac truyen thong",
 ]
-NOTHING_FOUND = "Không tìm thấy đoạn văn nào trong tài liệu trả lời được câu hỏi này."
+# Why a file was not added, by `Rejected.kind`, as the "Tài liệu" tab says it.
+REJECTED = {
+    "type": f"định dạng này chưa đọc được; hãy gửi tệp {', '.join(SUFFIXES)}",
+    "size": "tệp lớn hơn giới hạn {limit} MB cho mỗi tệp; hãy chia nhỏ hoặc nén tệp rồi gửi lại",
+    "empty": "tệp rỗng, không có nội dung",
+    "unreadable": "không đọc được nội dung tệp (tệp hỏng hoặc không đúng định dạng)",
+}
+# Removing a file the user put in the corpus folder themselves leaves the file where it is.
+KEPT = "đã loại khỏi chỉ mục; tệp gốc của bạn vẫn nằm nguyên trong thư mục tài liệu, không bị xoá"
+# What `add_documents` says it is doing, as the progress bar says it.
+STEPS = {"storing files": "Đang lưu tệp", "embedding passages": "Đang tính vector cho các đoạn văn"}
+COLUMNS = ["Tiêu đề", "Tệp", "Loại", "Số trang", "Số đoạn", "Ngày thêm"]
 
 CSS = """
 .qa-answer { background: #f3f8ff; border-left: 4px solid #2b6cb0; padding: .6em .9em; margin-bottom: .6em; }
@@ -95,86 +96,8 @@ CSS = """
 .qa-meta { color: #4a5568; font-size: .9em; }
 .qa-text mark { background: #fef3c7; padding: 0 .1em; }
 .qa-cite { font-weight: 600; color: #2b6cb0; }
+.qa-added { color: #276749; } .qa-duplicate { color: #2b6cb0; } .qa-rejected { color: #c05621; }
 """
-
-
-class SearchRequest(BaseModel):
-    """The body of POST /api/search. Strict: `"k": true` or `"k": "5"` is a mistake, not a 1 or 5."""
-
-    model_config = ConfigDict(strict=True, extra="forbid")
-    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
-    k: int | None = Field(default=None, ge=1, le=MAX_K)  # None: QA_K
-    mode: Mode | None = None  # None: QA_MODE
-    docs: list[str] | None = None  # document ids to search in; None: all
-
-
-def marked(text: str, spans: list[tuple[int, int]], *, tag: str = "mark") -> str:
-    """`text` escaped as HTML, with `spans` wrapped in <mark>."""
-    out, at = [], 0
-    for start, end in sorted(spans):
-        if start < at:
-            continue
-        out += [html.escape(text[at:start]), f"<{tag}>", html.escape(text[start:end]), f"</{tag}>"]
-        at = end
-    out.append(html.escape(text[at:]))
-    return "".join(out).replace("\n", " ")
-
-
-def source_link(doc_id: str, start: int, end: int) -> str:
-    """The viewer's URL, for an HTML attribute: ids may hold `#`, `?`, `%`, spaces, any letter."""
-    return html.escape(f"/source/{quote(doc_id, safe='/')}?start={start}&end={end}#hit", quote=True)
-
-
-def render_answer(answer: Answer, retriever: Retriever) -> str:
-    """The chat reply: the answer with its citations, then the cited passages."""
-    parts = []
-    if answer.found:
-        lead = " ".join(
-            f"<mark>{html.escape(' '.join(s.text.split()))}</mark> <span class='qa-cite'>[{s.rank}]</span>"
-            for s in answer.sentences
-        )
-        parts.append(f"<div class='qa-answer'><b>Trả lời:</b> {lead}</div>")
-        parts.append("<div class='qa-meta'>Nguồn trích dẫn:</div>")
-    else:
-        parts.append(f"<div class='qa-none'><b>{NOTHING_FOUND}</b></div>")
-        if answer.passages:
-            parts.append("<div class='qa-meta'>Các đoạn gần nhất (có thể không liên quan):</div>")
-    for hit in answer.passages:
-        length = len(retriever.document_text(hit.doc_id))
-        where = f"ký tự {hit.start:,}–{hit.end:,} / {length:,} (~{100 * hit.start // max(length, 1)}%)"
-        heading = f" › {html.escape(hit.heading)}" if hit.heading else ""
-        text = marked(hit.text, highlight_spans(hit.text, answer.question))
-        parts.append(
-            f"<div class='qa-passage'><span class='qa-cite'>[{hit.rank}]</span> "
-            f"<b>{html.escape(hit.title)}</b>{heading}<br>"
-            f"<span class='qa-meta'>{html.escape(hit.doc_id)} · {where.replace(',', '.')} · "
-            f"<a href='{source_link(hit.doc_id, hit.start, hit.end)}' target='_blank'>Xem trong văn bản</a>"
-            f"</span><div class='qa-text'>{text}</div></div>"
-        )
-    return "\n".join(parts)
-
-
-def source_page(title: str, doc_id: str, text: str, start: int, end: int, *, nonce: str) -> str:
-    """The whole document with text[start:end] highlighted; the browser scrolls to it (#hit)."""
-    body = (
-        html.escape(text[:start])
-        + f"<mark id='hit'>{html.escape(text[start:end])}</mark>"
-        + html.escape(text[end:])
-    )
-    return f"""<!doctype html>
-<html lang="vi"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style nonce="{nonce}">
-body {{ font-family: system-ui, sans-serif; max-width: 60em; margin: 2em auto; padding: 0 1em;
-       line-height: 1.6; }}
-pre {{ white-space: pre-wrap; font-family: inherit; }}
-mark {{ background: #fde68a; }}
-#hit {{ scroll-margin-top: 40vh; }}
-.meta {{ color: #4a5568; }}
-</style></head><body>
-<h1>{html.escape(title)}</h1>
-<p class="meta">Tài liệu <code>{html.escape(doc_id)}</code> · đoạn được trích: ký tự {start}–{end}</p>
-<pre>{body}</pre>
-</body></html>"""
 
 
 def chat_options(k: object, mode: object, docs: object) -> dict:
@@ -217,6 +140,45 @@ def _number(n: int) -> str:
     return f"{n:,}".replace(",", ".")
 
 
+def document_rows(retriever: Retriever) -> list[list]:
+    """The "Tài liệu" table: one row per indexed document, in the order of COLUMNS."""
+    return [
+        [d.title, d.file, d.format.upper(), d.pages or "", d.passages, _when(d.added)]
+        for d in retriever.list_documents()
+    ]
+
+
+def upload_outcome(report: AddReport, *, limit_mb: float) -> str:
+    """What became of each file sent, in Vietnamese."""
+    items = []
+    for d in report.added:
+        pages = f", {d.pages} trang" if d.pages else ""
+        items.append(_item("added", d.file, f"đã thêm: {d.title}, {_number(d.passages)} đoạn{pages}"))
+    for d in report.duplicates:
+        items.append(_item("duplicate", Path(d.file).name, f"đã có sẵn (trùng nội dung với {d.id})"))
+    for r in report.rejected:  # a file the tab sends is named by its path in Gradio's cache
+        detail = f" ({r.reason})" if r.kind == "unreadable" else ""
+        why = REJECTED[r.kind].format(limit=f"{limit_mb:g}")
+        items.append(_item("rejected", Path(r.file).name, f"không thêm được: {why}{detail}"))
+    return f"<ul>{''.join(items)}</ul>"
+
+
+def removal_outcome(report: RemoveReport, *, own: set[str]) -> str:
+    """What became of each document chosen: files qa added are deleted, the user's own excluded."""
+    items = [_item("added", i, KEPT if i in own else "đã xoá") for i in report.removed]
+    items += [_item("rejected", i, "không còn trong chỉ mục") for i in report.missing]
+    return f"<ul>{''.join(items)}</ul>"
+
+
+def _item(kind: str, name: str, says: str) -> str:
+    return f"<li class='qa-{kind}'><b>{html.escape(name)}</b>: {html.escape(says)}</li>"
+
+
+def _when(added: str) -> str:
+    """ "03/05/2024 14:22" from an ISO 8601 time; "" when it is not known."""
+    return datetime.fromisoformat(added).strftime("%d/%m/%Y %H:%M") if added else ""
+
+
 def build_ui(retriever: Retriever, settings: Settings) -> gr.Blocks:
     import gradio as gr  # here: errors and --hash-password answer without its 10 s import
 
@@ -234,10 +196,50 @@ def build_ui(retriever: Retriever, settings: Settings) -> gr.Blocks:
         history = chat_reply(retriever, message, past, k, mode, docs)
         return "", history, history
 
+    def refreshed(searched: list[str] | None = None) -> tuple:
+        """Everything that lists the documents, as they are now; the chat keeps its choice of those left."""
+        now = choices()
+        kept = [doc_id for doc_id in searched or [] if doc_id in {i for _, i in now}]
+        return (
+            intro(),
+            gr.Dropdown(choices=now, value=kept),
+            document_rows(retriever),
+            gr.Dropdown(choices=[(f"{t} ({i})", i) for t, i in now], value=[]),
+        )
+
+    def add(paths, searched, progress=gr.Progress()):  # noqa: B008 - how Gradio passes a progress bar
+        try:
+            report = retriever.add_documents(
+                [Path(p) for p in paths or []],
+                progress=lambda done, total, label: progress((done, total), desc=STEPS.get(label, label)),
+            )
+            outcome = upload_outcome(report, limit_mb=settings.max_upload_mb)
+        except QAError as err:
+            outcome = f"<div class='qa-none'>Không thêm được tài liệu: {html.escape(str(err))}</div>"
+        return None, outcome, *refreshed(searched)
+
+    def ask_to_remove(chosen):
+        if not chosen:
+            return "<p>Hãy chọn ít nhất một tài liệu để xoá.</p>", gr.Button(visible=False)
+        names = ", ".join(html.escape(doc_id) for doc_id in chosen)
+        return (
+            f"<p>Sẽ xoá {len(chosen)} tài liệu khỏi chỉ mục: {names}. "
+            "Bấm <b>Xác nhận xoá</b> để tiếp tục.</p>",
+            gr.Button(visible=True),
+        )
+
+    def remove(chosen, searched):
+        own = {d.id for d in retriever.list_documents() if not d.uploaded}
+        try:
+            outcome = removal_outcome(retriever.remove_documents(chosen or []), own=own)
+        except QAError as err:
+            outcome = f"<div class='qa-none'>Không xoá được: {html.escape(str(err))}</div>"
+        return outcome, gr.Button(visible=False), *refreshed(searched)
+
     with gr.Blocks(title="Hỏi đáp tài liệu", analytics_enabled=False) as demo:
         header = gr.Markdown(intro())
         history = gr.State([])  # kept on the server: requests stay small however long the chat
-        with gr.Row():
+        with gr.Tab("Hỏi đáp"), gr.Row():
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(
                     label="Trò chuyện",
@@ -264,6 +266,22 @@ def build_ui(retriever: Retriever, settings: Settings) -> gr.Blocks:
                 docs = gr.Dropdown(
                     choices(), multiselect=True, label="Chỉ tìm trong tài liệu", info="Để trống: tìm tất cả"
                 )
+        with gr.Tab("Tài liệu", elem_id="documents-tab"):
+            files = gr.File(
+                label=f"Kéo thả hoặc chọn tệp ({' '.join(SUFFIXES)}), "
+                f"tối đa {settings.max_upload_mb:g} MB mỗi tệp",
+                file_count="multiple",
+                file_types=list(SUFFIXES),
+                elem_id="upload",
+            )
+            outcome = gr.HTML(elem_id="outcome")
+            table = gr.Dataframe(
+                document_rows(retriever), headers=COLUMNS, interactive=False, wrap=True, elem_id="documents"
+            )
+            with gr.Row():
+                chosen = gr.Dropdown([], multiselect=True, label="Chọn tài liệu để xoá", scale=4)
+                ask = gr.Button("Xoá tài liệu đã chọn", variant="secondary", scale=1)
+                confirm = gr.Button("Xác nhận xoá", variant="stop", visible=False, scale=1)
         inputs, outputs = [question, history, k, mode, docs], [question, history, chatbot]
         # preprocess=False: the values reach `chat_reply` as sent, which checks them and answers bad
         # ones with a message; Gradio's own checks would print a traceback for each.
@@ -271,8 +289,13 @@ def build_ui(retriever: Retriever, settings: Settings) -> gr.Blocks:
         send.click(respond, inputs, outputs, preprocess=False)
         clear.click(lambda: ([], []), None, [history, chatbot])
         chatbot.clear(lambda: [], None, history)  # the chat's own bin icon
-        # a page opened after `qa index` rebuilt the index lists the documents it has now
-        demo.load(lambda: (intro(), gr.Dropdown(choices=choices())), None, [header, docs])
+        listed = [header, docs, table, chosen]
+        files.upload(add, [files, docs], [files, outcome, *listed], show_progress_on=outcome)
+        ask.click(ask_to_remove, chosen, [outcome, confirm])
+        chosen.change(lambda: gr.Button(visible=False), None, confirm)  # confirm what is chosen now
+        confirm.click(remove, [chosen, docs], [outcome, confirm, *listed], show_progress_on=outcome)
+        # a page opened after `qa index` or another user's change lists the documents there are now
+        demo.load(refreshed, None, listed)
     return demo
 
 
@@ -280,94 +303,19 @@ def create_app(
     retriever: Retriever, settings: Settings, *, users: Mapping[str, str] | None = None
 ) -> FastAPI:
     """The chat at `/`, the JSON API, the viewer; every API error is a 4xx `{"error": ...}`."""
-    # No /api/docs: Swagger UI loads its scripts from a CDN, which the CSP (and offline machines) block.
-    api = FastAPI(title="qa", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
-
-    @api.exception_handler(RequestValidationError)
-    async def bad_request(request: Request, err: RequestValidationError):
-        problems = "; ".join(
-            f"body is not JSON: {e['ctx']['error']} at character {e['loc'][-1]}"
-            if e["type"] == "json_invalid"
-            else f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}"
-            for e in err.errors()
-        )
-        if "json" not in request.headers.get("content-type", "") and request.method == "POST":
-            problems = "send the body as JSON with the header Content-Type: application/json"
-        return JSONResponse({"error": f"bad request: {problems}"}, status_code=400)
-
-    @api.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, err: StarletteHTTPException):
-        message = err.detail
-        if isinstance(err.__cause__, RecursionError):  # FastAPI's json.loads gave up
-            message = 'the body is JSON nested too deeply; send {"question": "..."}'
-        return JSONResponse({"error": message}, status_code=err.status_code, headers=err.headers)
-
-    @api.exception_handler(Exception)
-    async def server_error(request: Request, err: Exception):
-        return JSONResponse({"error": "internal error; the server log says more"}, status_code=500)
-
-    @api.api_route("/api/health", methods=["GET", "HEAD"])  # HEAD: what uptime monitors send
-    def health() -> dict:
-        return {
-            "status": "ok",
-            "documents": len(retriever.documents),
-            "passages": len(retriever),
-            "embedder": retriever.embedder.id,
-            "dimension": retriever.embedder.dim,
-        }
-
-    @api.post("/api/search")
-    def search(request: SearchRequest) -> dict:
-        try:
-            return retriever.ask(
-                request.question, k=request.k, mode=request.mode, docs=request.docs
-            ).to_dict()
-        except QueryError as err:
-            raise HTTPException(status_code=400, detail=str(err)) from None
-
-    @api.api_route("/api", methods=OTHER_METHODS, include_in_schema=False)
-    @api.api_route("/api/{rest:path}", methods=OTHER_METHODS, include_in_schema=False)
-    def no_such_route(request: Request, rest: str = ""):
-        """Without this, unknown /api/ paths would fall through to the Gradio app and its `{"detail"}`."""
-        allowed = sorted(
-            method
-            for route in api.router.routes
-            if route.matches(request.scope)[0] is Match.PARTIAL
-            for method in route.methods
-        )
-        if allowed:
-            raise HTTPException(
-                405,
-                f"{request.method} is not allowed here; use {', '.join(allowed)}",
-                {"Allow": ", ".join(allowed)},
-            )
-        raise HTTPException(
-            404, f"no route {request.url.path}; the API has POST /api/search and GET /api/health"
-        )
-
-    @api.get("/source/{doc_id:path}", response_class=HTMLResponse)
-    def source(doc_id: str, start: int = 0, end: int | None = None) -> HTMLResponse:
-        """`end` missing: an empty highlight at `start`; swapped or outside the text: put in order."""
-        try:
-            title, text = retriever.documents[doc_id], retriever.document_text(doc_id)
-        except KeyError:  # also when a rebuild removed it between the two lookups
-            raise HTTPException(status_code=404, detail=f"no document {doc_id!r} in the index") from None
-        start, end = sorted(max(0, min(x, len(text))) for x in (start, start if end is None else end))
-        nonce = secrets.token_urlsafe(16)
-        return HTMLResponse(
-            source_page(title, doc_id, text, start, end, nonce=nonce),
-            headers={
-                "Content-Security-Policy": f"default-src 'none'; style-src 'nonce-{nonce}'; "
-                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-            },
-        )
-
     from gradio import mount_gradio_app
 
     app = mount_gradio_app(
-        api, build_ui(retriever, settings), path="/", css=CSS, footer_links=[], run_history=False
+        create_api(retriever, settings),
+        build_ui(retriever, settings),
+        path="/",
+        css=CSS,
+        footer_links=[],
+        run_history=False,
     )
-    app.add_middleware(BodyLimit, default=UI_BODY_LIMIT, limits=(("/api/", API_BODY_LIMIT),))
+    uploads = upload_body_limit(settings)  # the JSON API's and the "Tài liệu" tab's
+    limits = (("/api/documents", uploads), ("/gradio_api/upload", uploads), ("/api/", API_BODY_LIMIT))
+    app.add_middleware(BodyLimit, default=UI_BODY_LIMIT, limits=limits)
     if users:  # outside BodyLimit: a stranger's body is not even counted
         app.add_middleware(BasicAuth, users=users, open_paths=OPEN_PATHS)
     app.add_middleware(SecurityHeaders, strict_prefixes=("/api/", "/source/"))  # outermost: on 401s too
