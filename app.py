@@ -28,8 +28,11 @@ import uvicorn
 from fastapi import FastAPI
 
 from qa import (
+    API_BODY_LIMIT,
+    MAX_K,
     MAX_QUESTION_CHARS,
     MODES,
+    SUFFIXES,
     AddReport,
     BasicAuth,
     BodyLimit,
@@ -40,13 +43,14 @@ from qa import (
     SecurityHeaders,
     Settings,
     SettingsError,
+    create_api,
     exposure_warning,
     hash_password,
     listen,
     load_users,
+    render_answer,
+    upload_body_limit,
 )
-from qa.readers import SUFFIXES
-from qa.server import API_BODY_LIMIT, MAX_K, create_api, render_answer, upload_body_limit
 
 if TYPE_CHECKING:
     import gradio as gr

@@ -9,8 +9,9 @@ def test_public_api_from_the_readme(retriever):
     hits = retriever.search("Chỉ thị 12-CT/TW được ban hành ngày nào?", k=5)
     assert len(hits) == 5
     hit = hits[0]
-    for field in ("rank", "doc_id", "title", "heading", "text", "start", "end", "score"):
+    for field in ("rank", "doc_id", "title", "heading", "text", "start", "end", "score", "pages"):
         assert hasattr(hit, field)
+    assert hit.pages == ()  # the seeds are .txt files: no pages
     assert retriever.documents["003_594181e79c53eb2f.txt"].startswith("Sao gửi Tài liệu")
 
 
@@ -29,6 +30,9 @@ def test_settings_come_from_defaults_env_and_flags():
         Settings.from_env({"QA_MODE": "fast"})
     with pytest.raises(SettingsError, match="QA_K must be a whole number"):
         Settings.from_env({"QA_K": "many"})
+    assert Settings().max_upload_mb == 50 and Settings.from_env({"QA_MAX_UPLOAD_MB": "8"}).max_upload_mb == 8
+    with pytest.raises(SettingsError, match="max_upload_mb"):
+        Settings.from_env({"QA_MAX_UPLOAD_MB": "0"})
 
 
 def test_loading_uses_the_embedder_recorded_in_the_index(seed_index):

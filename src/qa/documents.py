@@ -1,0 +1,398 @@
+"""Documents: add files to the corpus of an index, remove them, list them.
+
+A file added goes into the corpus folder the index was built from, under a safe name of
+its own (never over another file), and the index is updated incrementally with the
+settings it was built with. qa deletes only a file it added and that is unchanged since;
+a user's own file that is removed stays on disk and is left out of the index (the corpus
+record in `corpus.py`, which `qa index` honours too).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+import stat
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePath
+from typing import Literal
+
+import numpy as np
+
+from . import folder
+from .build import BuildReport, ChunkerSettings, build_index
+from .corpus import (
+    Contents,
+    Record,
+    Uploaded,
+    checksum,
+    corpus_files,
+    read_record,
+    record_locked,
+    safe_name,
+    store,
+    write_record,
+)
+from .embed import Embedder
+from .errors import CorpusError, DocumentNotFoundError, IndexMismatchError, UploadError
+from .index import Index
+from .readers import SUFFIXES
+
+MIB = 1 << 20
+
+Progress = Callable[[int, int, str], None]  # (done, total, what is being done)
+RejectKind = Literal["type", "size", "empty", "unreadable"]
+
+
+@dataclass(frozen=True)
+class Upload:
+    name: str  # the file name the user gave; any folder part is ignored
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Rejected:
+    file: str  # the name as given
+    kind: RejectKind
+    reason: str  # says what happened and how to fix it
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    file: str  # the name as given
+    id: str  # the document with the same bytes
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    id: str  # its path relative to the corpus folder: what remove takes
+    title: str
+    file: str  # the file name as uploaded (files qa added), else the id
+    format: str  # txt md docx doc pdf html
+    pages: int  # 0 for formats without pages
+    passages: int
+    added: str  # ISO 8601 local time: when it was uploaded, else the file's mtime ("" if it is gone)
+    size: int  # bytes of the original file
+    uploaded: bool  # qa put the file in the corpus (remove deletes it); False: the user's own file
+    ocr: bool
+
+
+@dataclass(frozen=True)
+class AddReport:
+    added: tuple[DocumentInfo, ...]  # new documents, indexed and searchable now
+    duplicates: tuple[Duplicate, ...]  # files whose bytes are already in the corpus: not added again
+    rejected: tuple[Rejected, ...]  # not added, and why
+    build: BuildReport
+
+
+@dataclass(frozen=True)
+class RemoveReport:
+    removed: tuple[str, ...]
+    missing: tuple[str, ...]  # ids that are not indexed documents (nothing done for them)
+    build: BuildReport
+
+
+def list_documents(index: Index) -> list[DocumentInfo]:
+    """Every document of the index, ordered by id."""
+    corpus = index.manifest.get("corpus")
+    root = Path(corpus) if isinstance(corpus, str) else None
+    record = read_record(root) if root and root.is_dir() else Record()
+    counts = _passage_counts(index)
+    return [_info(index, doc_id, root, record, counts[doc_id]) for doc_id in sorted(index.documents)]
+
+
+def add_documents(
+    current: Callable[[], Index],
+    files: Sequence[str | Path | Upload],
+    *,
+    embedder: Embedder,
+    max_bytes: int,
+    progress: Progress | None = None,
+) -> AddReport:
+    """Store the files in the corpus of the index `current()` serves, then update that index.
+
+    A bad file is rejected with its reason and the others go in; bytes already in the
+    corpus are reported as duplicates. A user's own file removed before comes back when
+    its bytes are added again. Changes to one corpus are made one at a time.
+    """
+    if isinstance(files, str | Path | Upload):
+        files = [files]
+    if not files:
+        raise UploadError("no files given; pass one or more files to add")
+    index = current()
+    root = _corpus_root(index, UploadError)
+    chunker = _chunker(index)
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(record_locked(root))
+        except CorpusError as err:
+            raise UploadError(str(err)) from None
+        before = read_record(root)
+        batch = _store_all(root, files, before, max_bytes=max_bytes, progress=progress)
+        if not batch.stored and not batch.restored:
+            return AddReport((), batch.duplicates, batch.rejected, _unchanged(index))
+        write_record(root, batch.record)
+        try:
+            build = build_index(
+                root, index.path, embedder=embedder, chunker=chunker, progress=_bars(progress)
+            )
+        except BaseException:
+            _unstore(root, batch.stored)
+            write_record(root, before)
+            raise
+        rejected = batch.rejected + _drop_unreadable(root, build, batch, before)
+    index = current()
+    record, counts = read_record(root), _passage_counts(index)
+    added = tuple(
+        _info(index, doc_id, root, record, counts[doc_id])
+        for doc_id in [*batch.stored, *batch.restored]
+        if doc_id in index.documents
+    )
+    return AddReport(added, batch.duplicates, rejected, build)
+
+
+def remove_documents(current: Callable[[], Index], ids: Sequence[str], *, embedder: Embedder) -> RemoveReport:
+    """Take documents out of the index: a file qa added is deleted, a user's own file is left out."""
+    if isinstance(ids, str):
+        ids = [ids]
+    index = current()
+    wanted = list(dict.fromkeys(ids))
+    present = tuple(doc_id for doc_id in wanted if doc_id in index.documents)
+    missing = tuple(doc_id for doc_id in wanted if doc_id not in index.documents)
+    if not present:
+        return RemoveReport((), missing, _unchanged(index))
+    root = _corpus_root(index, CorpusError)
+    chunker = _chunker(index)
+    with record_locked(root):
+        if not _documents_in(root).keys() - set(present):
+            raise CorpusError(
+                f"removing {', '.join(present)} would leave no document in {root}, and an index needs "
+                "at least one; add another document first"
+            )
+        record = read_record(root)
+        uploaded, excluded = dict(record.uploaded), dict(record.excluded)
+        doomed = []
+        for doc_id in present:
+            entry, file = uploaded.pop(doc_id, None), root / doc_id
+            if not file.exists():
+                continue  # gone already: the update drops it
+            if entry is not None and checksum(file) == entry.sha256:
+                doomed.append(doc_id)
+            else:  # the user's own file, or one of ours the user has changed since
+                excluded[doc_id] = _now()
+        write_record(root, Record(uploaded, excluded))
+        _unstore(root, doomed)
+        build = build_index(root, index.path, embedder=embedder, chunker=chunker)
+    current()
+    return RemoveReport(present, missing, build)
+
+
+def document_file(index: Index, doc_id: str) -> Path:
+    """The original file of an indexed document, never a path outside its corpus folder."""
+    if doc_id not in index.documents:
+        raise DocumentNotFoundError(
+            f"{doc_id!r} is not a document of the index at {index.path}; "
+            f"see its documents with: qa list --index {index.path}"
+        )
+    root = _corpus_root(index, DocumentNotFoundError)
+    file = root / doc_id
+    real = file.resolve()
+    if not real.is_relative_to(root.resolve()) or not real.is_file():
+        raise DocumentNotFoundError(
+            f"the file of {doc_id!r} is no longer in the corpus folder {root}; "
+            f"update the index with: qa index --corpus {root} --index {index.path}"
+        )
+    return file
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """What storing a batch of files did, before the index is updated."""
+
+    stored: dict[str, str]  # id → the name as given, of files written now
+    restored: dict[str, str]  # id → the name as given, of the user's files no longer left out
+    duplicates: tuple[Duplicate, ...]
+    rejected: tuple[Rejected, ...]
+    record: Record  # the corpus record with these changes
+
+
+def _store_all(root: Path, files, record: Record, *, max_bytes: int, progress: Progress | None) -> _Stored:
+    uploaded, excluded = dict(record.uploaded), dict(record.excluded)
+    contents = Contents(root)
+    stored: dict[str, str] = {}
+    restored: dict[str, str] = {}
+    duplicates, rejected = [], []
+    try:
+        for done, item in enumerate(files, 1):
+            given, data = _take(item, max_bytes)
+            if isinstance(data, Rejected):
+                rejected.append(data)
+            elif (same := contents.find(data)) is not None:
+                duplicates.append(Duplicate(given, same))
+            elif (back := contents.find_excluded(data)) is not None:
+                del excluded[back]
+                contents.include(back, data)
+                restored[back] = given
+            else:
+                name = re.split(r"[/\\]", given)[-1]
+                doc_id = store(root, safe_name(name), data)
+                uploaded[doc_id] = Uploaded(name, hashlib.sha256(data).hexdigest(), _now())
+                contents.include(doc_id, data)
+                stored[doc_id] = given
+            if progress:
+                progress(done, len(files), "storing files")
+    except OSError as err:
+        _unstore(root, stored)
+        raise UploadError(
+            f"cannot write to the corpus folder {root} ({err.strerror}); free some space or make it "
+            "writable for the user running qa, then add the files again"
+        ) from None
+    return _Stored(stored, restored, tuple(duplicates), tuple(rejected), Record(uploaded, excluded))
+
+
+def _take(item: str | Path | Upload, max_bytes: int) -> tuple[str, bytes | Rejected]:
+    """The name as given, and the file's bytes or why it is rejected (nothing too big is read)."""
+    given = _shown(item.name if isinstance(item, Upload) else str(item))
+    suffix = PurePath(safe_name(given)).suffix
+    if suffix not in SUFFIXES:
+        what = f"{suffix} files" if suffix else "a file without a suffix"
+        return given, Rejected(given, "type", f"qa cannot read {what}; add {' '.join(SUFFIXES)} files")
+    try:
+        if isinstance(item, Upload):
+            size = len(item.data)
+        else:
+            info = Path(item).stat()
+            if not stat.S_ISREG(info.st_mode):
+                return given, Rejected(given, "unreadable", "not a file; give the path of a document")
+            size = info.st_size
+        if size == 0:
+            return given, Rejected(given, "empty", "the file is empty; add it once it has content")
+        if size > max_bytes:
+            return given, Rejected(
+                given,
+                "size",
+                f"{size / MIB:.1f} MiB is over the limit of {max_bytes / MIB:g} MiB a file; "
+                "split it, or raise the limit with QA_MAX_UPLOAD_MB",
+            )
+        return given, item.data if isinstance(item, Upload) else Path(item).read_bytes()
+    except OSError as err:
+        return given, Rejected(given, "unreadable", f"cannot read it ({err.strerror}); check the path")
+
+
+def _drop_unreadable(root: Path, build: BuildReport, batch: _Stored, before: Record) -> tuple[Rejected, ...]:
+    """Files of the batch the update could not read: qa's own go again, the user's are left out again."""
+    reasons = {s.file: s.reason for s in build.skipped}
+    mine = [doc_id for doc_id in batch.stored if doc_id in reasons]
+    theirs = [doc_id for doc_id in batch.restored if doc_id in reasons]
+    if not mine and not theirs:
+        return ()
+    _unstore(root, mine)
+    uploaded = {d: entry for d, entry in batch.record.uploaded.items() if d not in mine}
+    excluded = {**batch.record.excluded, **{d: before.excluded[d] for d in theirs}}
+    write_record(root, Record(uploaded, excluded))
+    names = {**batch.stored, **batch.restored}
+    return tuple(Rejected(names[d], "unreadable", reasons[d]) for d in [*mine, *theirs])
+
+
+def _unstore(root: Path, doc_ids) -> None:
+    for doc_id in doc_ids:
+        (root / doc_id).unlink(missing_ok=True)
+
+
+def _documents_in(root: Path) -> dict[str, Path]:
+    try:
+        return corpus_files(root).files
+    except CorpusError:  # none left
+        return {}
+
+
+def _info(index: Index, doc_id: str, root: Path | None, record: Record, passages: int) -> DocumentInfo:
+    stored = index.documents[doc_id]
+    entry = record.uploaded.get(doc_id)
+    uploaded = entry is not None and entry.sha256 == stored.sha256
+    try:
+        if root is None:
+            raise FileNotFoundError(doc_id)
+        info = (root / doc_id).stat()
+        size, changed = info.st_size, _iso(info.st_mtime)
+    except OSError:
+        size, changed = 0, ""
+    return DocumentInfo(
+        id=doc_id,
+        title=stored.title,
+        file=entry.file if entry and uploaded else doc_id,
+        format=stored.format,
+        pages=len(stored.pages),
+        passages=passages,
+        added=entry.added if entry and uploaded else changed,
+        size=size,
+        uploaded=uploaded,
+        ocr=stored.ocr,
+    )
+
+
+def _passage_counts(index: Index) -> dict[str, int]:
+    counts = np.bincount(np.asarray(index.chunks.doc), minlength=len(index.documents))
+    return {doc_id: int(counts[i]) for i, doc_id in enumerate(index.documents)}
+
+
+def _corpus_root(index: Index, error: type[Exception]) -> Path:
+    corpus = index.manifest.get("corpus")
+    if not isinstance(corpus, str) or not Path(corpus).is_dir():
+        raise error(
+            f"the corpus folder of the index at {index.path} ({corpus}) is not there; documents are "
+            f"added, removed and served only from it: rebuild with qa index --corpus DIR --index {index.path}"
+        )
+    return Path(corpus)
+
+
+def _chunker(index: Index) -> ChunkerSettings:
+    """The settings the index was built with, so that an update re-chunks nothing already there."""
+    recorded = index.manifest["chunker"]
+    names = {f.name for f in dataclasses.fields(ChunkerSettings)}
+    try:
+        return ChunkerSettings(**{k: v for k, v in recorded.items() if k in names})
+    except TypeError:
+        raise IndexMismatchError(
+            f"the index at {index.path} does not record how it was chunked; rebuild it with: "
+            f"{folder.rebuild_hint(index.path, index.manifest.get('corpus'))}"
+        ) from None
+
+
+def _bars(progress: Progress | None):
+    """The build's progress (a bar per step, told increments) as calls of `progress(done, total, label)`."""
+    if progress is None:
+        return None
+
+    def open_bar(total: int, label: str) -> Callable[[int], None]:
+        done = 0
+        progress(done, total, label)
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            progress(done, total, label)
+
+        return advance
+
+    return open_bar
+
+
+def _unchanged(index: Index) -> BuildReport:
+    return BuildReport(unchanged=tuple(index.documents), passages=len(index.chunks))
+
+
+def _shown(name: str) -> str:
+    """A name for reports: undecodable bytes of a file name shown escaped, never raising."""
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
