@@ -1,4 +1,5 @@
 import codecs
+import re
 import shutil
 import subprocess
 import unicodedata
@@ -8,7 +9,7 @@ from conftest import SEEDS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.charset import TCVN3, VNI, Decoded, decode
+from qa.charset import TCVN3, VNI, Decoded, decode, is_syllable
 from qa.errors import CorpusError
 
 # --- reference encoders, written from the standards' own layouts (not from qa.charset) -----
@@ -203,6 +204,29 @@ def test_handwritten_legacy_bytes():
     assert decode(b"H\xb5 N\xe9i, th\xb8ng 3", name="t") == ("Hà Nội, tháng 3", "tcvn3")
     assert decode(b"VI\xd6T NAM", name="t").text == "VIỆT NAM"  # .VnTimeH capitals
     assert decode(b"Vi\xea\xf2t Nam", name="w") == ("Việt Nam", "windows-1258")
+
+
+def test_every_word_of_the_vietnamese_texts_is_a_syllable_in_any_case():
+    words = [w for text in VIETNAMESE.values() for w in re.findall(r"[^\W\d_]+", text)]
+    assert len(words) > 300
+    assert [w for w in words if not (is_syllable(w) and is_syllable(w.upper()))] == []
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "tion",  # "na-tion": English, though it looks like one
+        "informa",
+        "conference",
+        "tếxã",  # two syllables: "kinh tế-xã hội" keeps its hyphen
+        "tàì",  # two tones
+        "cãt",  # a syllable ending in t takes only the acute or the dot below
+        "ngh",  # no vowel
+        "hơa",  # a rhyme Vietnamese does not have
+    ],
+)
+def test_words_that_are_no_vietnamese_syllable(word):
+    assert not is_syllable(word)
 
 
 @pytest.mark.parametrize("name", sorted(WESTERN))

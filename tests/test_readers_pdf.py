@@ -12,6 +12,7 @@ import unicodedata
 
 import pypdfium2 as pdfium
 import pytest
+from samples_legacy_pdf import make_legacy_font_pdf, make_multilingual_pdf, make_unmapped_legacy_font_pdf
 from samples_pdf import (
     make_encrypted_pdf,
     make_mixed_pdf,
@@ -51,6 +52,12 @@ def _find(text: str, sentence: str) -> int:
 
 def _page_of(pages: tuple[int, ...], offset: int) -> int:
     return bisect.bisect_right(pages, offset) - 1
+
+
+def _lines_by_page(pdf) -> list[list[str]]:
+    """Each page's lines, blank ones left out: pages are cut where `pdf.pages` says they start."""
+    ends = [start - 2 for start in pdf.pages[1:]] + [len(pdf.text)]
+    return [[line for line in pdf.text[a:b].splitlines() if line] for a, b in zip(pdf.pages, ends)]
 
 
 def _accuracy(read: str, truth: str) -> float:
@@ -119,6 +126,46 @@ def test_last_page_reads_exactly_as_printed(report):
         "Năm 2025, Sở tập trung xây dựng kho dữ liệu dùng chung của tỉnh và tổ chức thực hiện\n"
         "chương trình đào tạo kỹ năng số cho 2.000 cán bộ, công chức cấp xã."
     )
+
+
+@pytest.mark.parametrize("encoding", ["tcvn3", "vni"])
+def test_text_typed_in_a_legacy_vietnamese_font_reads_as_vietnamese(tmp_path, encoding):
+    """Its lines, line-end "tư" and "kinh tế-" included; pages, bookmarks and title point at the result."""
+    sample = make_legacy_font_pdf(tmp_path / "bao-cao-tu-phap.pdf", encoding=encoding)
+    pdf = extract(sample.path.read_bytes(), name=sample.path.name)
+    assert _lines_by_page(pdf) == [list(page) for page in sample.pages]
+    assert all(pdf.text[start - 2 : start] == "\n\n" for start in pdf.pages[1:])
+    found = [(pdf.text[h.start : h.end], h.level, _page_of(pdf.pages, h.start)) for h in pdf.headings]
+    assert found == [(h.text, h.level, h.page) for h in sample.headings]
+    assert pdf.title == sample.title
+
+
+def test_legacy_font_text_without_a_map_to_unicode_reads_as_vietnamese(tmp_path):
+    """Such a PDF names TCVN3's "ư" after its glyph, "minus": "ng−êi" is "người"."""
+    sample = make_unmapped_legacy_font_pdf(tmp_path / "bao-cao-cu.pdf")
+    pdf = extract(sample.path.read_bytes(), name=sample.path.name)
+    assert _lines_by_page(pdf) == [list(page) for page in sample.pages]
+
+
+@pytest.fixture(scope="module")
+def multilingual(tmp_path_factory):
+    sample = make_multilingual_pdf(tmp_path_factory.mktemp("pdf") / "hop-tac-quoc-te.pdf")
+    return sample, extract(sample.path.read_bytes(), name=sample.path.name)
+
+
+def test_unicode_vietnamese_beside_french_and_german_reads_as_printed(multilingual):
+    sample, pdf = multilingual
+    assert _lines_by_page(pdf) == [list(page) for page in sample.pages]
+    assert pdf.title == "Hợp tác quốc tế"
+
+
+def test_english_words_broken_at_line_ends_are_joined_and_vietnamese_compounds_keep_hyphens(multilingual):
+    sample, pdf = multilingual
+    for word in sample.joined:
+        assert f" {word}\n" in pdf.text
+    assert "na-" not in pdf.text and "informa-" not in pdf.text
+    for word in sample.kept_hyphens:
+        assert word in pdf.text
 
 
 def test_table_drawn_row_by_row_keeps_its_rows_with_tabs_between_cells(report):

@@ -283,12 +283,16 @@ def _vietnamese_share(text: str) -> float:
     A lone toned vowel ("ở", "à") says little for a reading, and would let a quote read as
     "Ỏ" or a French "à" count as Vietnamese: it only counts against, as junk does.
     """
-    words = [w for w in _marked(text) if len(w) > 1 or not _is_syllable(w)]
-    return sum(map(_is_syllable, words)) / len(words) if words else 0.0
+    words = [w for w in _marked(text) if len(w) > 1 or not is_syllable(w)]
+    return sum(map(is_syllable, words)) / len(words) if words else 0.0
 
 
 @lru_cache(maxsize=1 << 16)
-def _is_syllable(word: str) -> bool:
+def is_syllable(word: str) -> bool:
+    """Is `word` one Vietnamese syllable as spelt (onset, rhyme, the tone where it goes), in any case?
+
+    Exact, where a letter pattern is not: "nghiêng", "khuỷu", "hoà" are; "tion", "tàì", "cãt" are not.
+    """
     word = nfc(word.lower())
     return any(word.startswith(onset) and word[len(onset) :] in _RHYMES for onset in _ONSETS)
 

@@ -6,7 +6,8 @@ the reading order; text drawn row by row across columns (a table) stays one line
 tab where the gap between cells is. Lines repeated at the same height on other pages
 (running headers, footers, page numbers) are not the document's words and would be cited
 as passages, so they are dropped. A page that is an image with next to no text is a scan:
-ocr.py renders it and has Tesseract read it.
+ocr.py renders it and has Tesseract read it. Text typed in a legacy Vietnamese font (TCVN3,
+VNI) comes out as Latin-1 letters ("Céng hoµ"), and is read back as Vietnamese (legacy.py).
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from itertools import pairwise
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
+from ..charset import is_syllable
 from ..errors import CorpusError
 from ..text import nfc
 from . import Extracted, Heading
+from .legacy import fix_legacy_fonts
 from .ocr import is_scan, read_scans
 
 log = logging.getLogger(__name__)
@@ -57,8 +60,11 @@ _WORD_GAP_EM = 0.15
 _BLOCK_PITCH = 1.25
 
 _UPRIGHT_RADIANS = 0.01  # text drawn at an angle (a rotated table, a stamp) keeps PDFium's lines
-_HYPHEN_MARK = 0x02  # what PDFium gives for a hyphen it found at the end of a line
-_SOFT_HYPHEN = "\u00ad"
+_HYPHEN_MARK = 0x02  # what PDFium gives for a hyphen or soft hyphen it found at the end of a line
+_SOFT_HYPHEN = "\u00ad"  # TCVN3's "ư": it stays until the legacy font's letters are read
+# A PDF with no map to Unicode gives TCVN3's "ư" as what its glyph is named, "minus": "®−îc"
+# (được). After a letter and not before a digit ("t−1"), "−" is no minus sign.
+_MINUS_FOR_U = re.compile(r"(?<=[^\W\d_])\u2212(?!\d)")
 _LIGATURES = {c: unicodedata.normalize("NFKC", chr(c)) for c in range(0xFB00, 0xFB07)}  # ﬁ -> fi
 _SPACE_BEFORE_MARK = re.compile(r"\s+(?=[\u0300-\u036f])")  # "e ̂" drawn as two glyphs
 _SPACES = re.compile(r" {2,}")
@@ -67,10 +73,6 @@ _BROKEN_WORD = re.compile(r"(\w+)-$")  # "hi-", "infor-" at the end of a line
 _PAGE_NUMBER = re.compile(
     r"\b(?:trang|page)\s*\d+(?:\s*(?:/|of|trên)\s*\d+)?|\b\d+\s*/\s*\d+\b|^\W*\d+\W*$", re.IGNORECASE
 )
-_SYLLABLE_SHAPE = re.compile(
-    r"(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnpqrstvx])?[aeiouy]{1,3}(?:ch|ng|nh|[cmnpt])?"
-)
-_TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"
 _PLACEHOLDER_TITLE = re.compile(
     r"(?i)^(?:microsoft \w+ - .*|untitled.*|document\s*\d*|.*\.(?:docx?|pdf|xlsx?|pptx?|rtf|odt|txt))$"
 )
@@ -119,6 +121,7 @@ def read_pdf(data: bytes, *, name: str) -> Extracted:
     finally:
         with _PDFIUM:
             document.close()
+    lines, bookmarks, title = _legacy_fonts(lines, bookmarks, title, name=name)
     for i, text in recognised.items():
         ocr_lines = pairwise(["", *text.split("\n")])  # a blank line before a line starts a block
         lines[i] = [_Line(_tidy(line), block=not prev) for prev, line in ocr_lines if line.strip()]
@@ -241,8 +244,8 @@ def _upright(raw, index: int) -> bool:
 
 
 def _tidy(line: str) -> str:
-    """NFC, single spaces, no ligatures; soft hyphens go (PDFium reports one ending a line as a hyphen)."""
-    line = _SPACE_BEFORE_MARK.sub("", line.translate(_LIGATURES).replace(_SOFT_HYPHEN, ""))
+    """NFC, single spaces, no ligatures."""
+    line = _SPACE_BEFORE_MARK.sub("", line.translate(_LIGATURES))
     return _TAB.sub("\t", _SPACES.sub(" ", nfc(line))).strip()
 
 
@@ -286,6 +289,32 @@ def _furniture(pages: list[list[_Line]]) -> set[tuple[int, int]]:
     return dropped
 
 
+def _legacy_fonts(
+    pages: list[list[_Line]], bookmarks: list[_Bookmark], title: str, *, name: str
+) -> tuple[list[list[_Line]], list[_Bookmark], str]:
+    """The text read as Vietnamese where a TCVN3 or VNI font drew it, soft hyphens gone.
+
+    One decision for the file: its lines, and the bookmarks and title Word wrote in the same
+    letters. TCVN3's "ư" has the soft hyphen's code, and PDFium reports one ending a line as it
+    does a hyphen: in a legacy font's file, "t-" is read as "tư" where only that is a syllable.
+    """
+    before = [line.text for page in pages for line in page] + [mark.title for mark in bookmarks] + [title]
+    typed = [_MINUS_FOR_U.sub(_SOFT_HYPHEN, text) for text in before]
+    after = fix_legacy_fonts(typed, name=name)
+    legacy = after != typed
+    texts = iter(fixed if fixed != text else original for fixed, text, original in zip(after, typed, before))
+
+    def line_end(text: str) -> str:
+        broken = _BROKEN_WORD.search(text)
+        if legacy and broken and not is_syllable(broken.group(1)) and is_syllable(broken.group(1) + "ư"):
+            text = text[:-1] + ("Ư" if text.isupper() else "ư")
+        return text.replace(_SOFT_HYPHEN, "")
+
+    pages = [[replace(line, text=line_end(next(texts))) for line in page] for page in pages]
+    bookmarks = [replace(mark, title=next(texts).replace(_SOFT_HYPHEN, "")) for mark in bookmarks]
+    return pages, bookmarks, next(texts).replace(_SOFT_HYPHEN, "")
+
+
 def _mend_hyphens(lines: list[_Line]) -> list[_Line]:
     """Make words hyphenated across a line's end whole again: "infor-" "mation" -> "information",
     "kinh tế-" "xã hội" -> "kinh tế-xã" "hội". The rest of the next line stays a line of its own."""
@@ -308,17 +337,10 @@ def _one_word(before: str, after: str) -> bool:
     ("kinh tế-xã hội", "Ma-lai-xi-a", "e-Office", "COVID-19") that happens to end a line?"""
     if len(before) < 2 or not before[-1].isalpha() or not after[0].islower():
         return False
-    if before.isascii() and after.isascii():  # an English word ("infor-mation"), or syllables
-        return not (_syllable(before) and _syllable(after))
+    if before.isascii() and after.isascii():  # an English word ("na-tion"), or syllables ("kinh te-xa")
+        return not (is_syllable(before) and is_syllable(after))
     # Vietnamese is written in syllables: a break inside one ("hi-ện") is no hyphen
-    return _syllable(before + after)
-
-
-def _syllable(word: str) -> bool:
-    """Could `word` be one Vietnamese syllable (onset, vowels, final consonant, one tone)?"""
-    word = unicodedata.normalize("NFD", word.lower().replace("đ", "d"))
-    letters = "".join(c for c in word if not unicodedata.combining(c))
-    return sum(c in _TONE_MARKS for c in word) <= 1 and bool(_SYLLABLE_SHAPE.fullmatch(letters))
+    return is_syllable(before + after)
 
 
 def _join(lines: list[_Line], *, offset: int) -> tuple[str, list[tuple[int, int]]]:
