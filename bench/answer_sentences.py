@@ -11,22 +11,25 @@ the same candidate sentences (those of the 3 leading passages) several ways:
     coverage       idf-weighted share of the question's terms the sentence contains
     + rank         minus RANK_PENALTY per passage rank below the first
     + kind         plus KIND_BONUS for a date / year / number / name / place / code the
-                   question asks for and does not give: what `qa.answer` ships
+                   question asks for and does not give
+    + count        plus COUNT_BONUS for a number right before the noun of "bao nhiêu X":
+                   what `qa.answer` ships
     + passage cos  plus the question's cosine with the sentence's passage (already computed
-                   for "nothing found"), relative to the best passage's
+                   for the verdict), relative to the best passage's
 
 each as it picks its sentences (the best, and the runner-up within a margin) and with the best
-sentence alone, which compares the scorers without the second sentence's help. The "nothing
-found" decision is the same for every scorer and is left out: sentences are scored for every
-answerable question (how many get "nothing found" is printed).
+sentence alone, which compares the scorers without the second sentence's help. The verdict
+(answered or not) is the same for every scorer and is left out: sentences are scored for every
+answerable question (how many the verdict does not answer is printed).
 
-A highlight holds the answer when the gold answer's syllables (or an alternative's) occur in
-the highlighted sentences as one unbroken run, compared with `qa.text.syllables`: lower case,
-one tone placement, punctuation and markdown dropped. Every number, code (28-CT/TW) and date of
-the answer must then appear with its parts in the same order. Looser rules that accept a share
-of the answer's syllables or syllable pairs (75% and 90% were tried) matched sentences that do
-not give the answer: "bảo vệ vững chắc độc lập, chủ quyền quốc gia" found in "Giữ vững mục tiêu
-độc lập, chủ quyền, ... bảo vệ vững chắc Tổ quốc ... quốc gia".
+A highlight holds the answer by `qa.evaluate.holds_answer`, the rule `qa eval` reports: the gold
+answer's syllables (or an alternative's) occur in the highlighted sentences as one unbroken run,
+compared with `qa.text.syllables`: lower case, one tone placement, punctuation and markdown
+dropped. Every number, code (28-CT/TW) and date of the answer must then appear with its parts in
+the same order. Looser rules that accept a share of the answer's syllables or syllable pairs (75%
+and 90% were tried) matched sentences that do not give the answer: "bảo vệ vững chắc độc lập, chủ
+quyền quốc gia" found in "Giữ vững mục tiêu độc lập, chủ quyền, ... bảo vệ vững chắc Tổ quốc ...
+quốc gia".
 
 Weights are tuned on the dev split only; the test split is reported, not tuned on. Time per
 `answer()` call is measured warm, on the same questions, hits and vectors, `--repeat` times,
@@ -58,7 +61,9 @@ from qa.answer import (
     sentence_scores,
 )
 from qa.embed import E5Embedder
-from qa.text import canonical, syllables
+from qa.evaluate import holds_answer
+from qa.question import read_question
+from qa.text import canonical
 
 ROOT = Path(__file__).resolve().parent.parent
 EMBEDDER_MARGIN = 0.015  # the second-sentence margin the embedder scorer shipped with
@@ -75,18 +80,12 @@ class Case:
     answers: tuple[str, ...]
     type: str
     split: str
-    found: bool
+    found: bool  # the verdict answers it
     candidates: list[Candidate]
     features: Features
     passage_cosine: np.ndarray  # per candidate: its passage's cosine minus the best passage's
     embedder_scores: np.ndarray  # per candidate: cosine of its embedding with the question's
     embedder_ms: float  # what computing embedder_scores took
-
-
-def holds_answer(text: str, answers: tuple[str, ...]) -> bool:
-    """The rule above: some answer's syllables occur in `text` as one unbroken run."""
-    have = f" {' '.join(syllables(text))} "
-    return any(f" {' '.join(syllables(a))} " in have for a in answers if syllables(a))
 
 
 def load_gold(path: Path) -> list[dict]:
@@ -102,6 +101,9 @@ def prepare(retriever: Retriever, rows: list[dict]) -> list[Case]:
         rows_of = np.array([index.row_of(h.doc_id, h.start, h.end) for h in hits], dtype=np.int64)
         cosines = index.similarity(vector, rows_of)
         candidates = candidate_sentences(hits[:3])
+        verdict = answer(
+            index, row["question"], hits, vector=vector, min_relevance=retriever.settings.min_relevance
+        )
         if not candidates:
             continue
         start = time.perf_counter()
@@ -114,9 +116,9 @@ def prepare(retriever: Retriever, rows: list[dict]) -> list[Case]:
                 answers=(row["answer"], *(row.get("alt_answers") or ())),
                 type=row["type"],
                 split=row["split"],
-                found=float(cosines.max()) >= retriever.settings.min_relevance,
+                found=verdict.found,
                 candidates=candidates,
-                features=sentence_features(index, row["question"], candidates),
+                features=sentence_features(index, read_question(index, row["question"]), candidates),
                 passage_cosine=np.array([cosines[c.hit.rank - 1] for c in candidates]) - cosines.max(),
                 embedder_scores=embedder_scores,
                 embedder_ms=embedder_ms,
@@ -128,9 +130,13 @@ def prepare(retriever: Retriever, rows: list[dict]) -> list[Case]:
 Scorer = Callable[[Case], np.ndarray]
 SCORERS: dict[str, tuple[Scorer, float]] = {  # name → (scores, second-sentence margin)
     "embedder (before)": (lambda c: c.embedder_scores, EMBEDDER_MARGIN),
-    "coverage": (lambda c: sentence_scores(c.features, kind_bonus=0, rank_penalty=0), SECOND_SENTENCE_MARGIN),
-    "+ rank": (lambda c: sentence_scores(c.features, kind_bonus=0), SECOND_SENTENCE_MARGIN),
-    "+ kind (shipped)": (lambda c: sentence_scores(c.features), SECOND_SENTENCE_MARGIN),
+    "coverage": (
+        lambda c: sentence_scores(c.features, kind_bonus=0, count_bonus=0, rank_penalty=0),
+        SECOND_SENTENCE_MARGIN,
+    ),
+    "+ rank": (lambda c: sentence_scores(c.features, kind_bonus=0, count_bonus=0), SECOND_SENTENCE_MARGIN),
+    "+ kind": (lambda c: sentence_scores(c.features, count_bonus=0), SECOND_SENTENCE_MARGIN),
+    "+ count (shipped)": (lambda c: sentence_scores(c.features), SECOND_SENTENCE_MARGIN),
     "+ passage cos": (
         lambda c: sentence_scores(c.features) + PASSAGE_COSINE_WEIGHT * c.passage_cosine,
         SECOND_SENTENCE_MARGIN,
@@ -163,7 +169,7 @@ def table(cases: list[Case], split: str) -> None:
     not_found = sum(not c.found for c in mine)
     print(
         f"\n{split}: {len(mine)} answerable questions; the answer is in some candidate sentence for "
-        f"{ceiling}; {not_found} get 'nothing found' (the same for every scorer)"
+        f"{ceiling}; the verdict does not answer {not_found} (the same for every scorer)"
     )
     header = ["scorer", "picks", "all", *types, "sent/ans", "chars/ans", "vs embedder (won/lost, p)"]
     print("| " + " | ".join(header) + " |")

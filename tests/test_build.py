@@ -8,8 +8,10 @@ import sys
 import unicodedata
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import qa.build
 from qa import Retriever, Settings
 
 GOOD = "Văn phòng gửi giấy mời dự hội thảo trước ngày 5-4-2024."
@@ -103,7 +105,7 @@ def test_the_cli_lists_what_it_skipped_and_succeeds(bad_corpus, tmp_path):
     assert "Traceback" not in out.stderr
 
 
-def test_repeated_text_is_embedded_once_and_k_distinct_passages_come_back(tmp_path, counting):
+def test_repeated_text_is_embedded_once_and_k_distinct_passages_come_back(tmp_path, counting, monkeypatch):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     paragraphs = [
@@ -117,8 +119,13 @@ def test_repeated_text_is_embedded_once_and_k_distinct_passages_come_back(tmp_pa
     for n, paragraph in enumerate(paragraphs):
         (corpus / f"dieu-{n}.txt").write_text(paragraph + "\n", encoding="utf-8")
     counting.passages = 0
+    monkeypatch.setattr(qa.build, "EMBED_SLICE", 3)  # embedded a few texts at a time, copies filled in
     r = Retriever.build(corpus, tmp_path / "index", settings=Settings(), embedder=counting)
     assert len(r) == 68 and counting.passages == r.report.embedded == len(set(r.passage_texts()))
+    vectors = {}
+    for text, vector in zip(r.passage_texts(), r.index.vectors):
+        vectors.setdefault(text, vector)
+        assert np.array_equal(vectors[text], vector) and abs(float(np.linalg.norm(vector)) - 1) < 1e-3
     for mode in ("hybrid", "dense", "bm25"):
         hits = r.search("Cơ quan nào chịu trách nhiệm báo cáo quy định chung?", k=5, mode=mode)
         assert len(hits) == 5 and len({h.text for h in hits}) == 5, mode

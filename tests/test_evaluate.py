@@ -6,7 +6,7 @@ import pytest
 from conftest import ROOT, SEEDS
 
 from qa import Settings
-from qa.evaluate import GoldError, contains_answer, evaluate, read_gold, write_report
+from qa.evaluate import KINDS, GoldError, contains_answer, evaluate, holds_answer, read_gold, write_report
 
 GOLD = ROOT / "eval" / "gold.jsonl"
 FLOORS = json.loads((ROOT / "eval" / "floors.json").read_text())
@@ -19,11 +19,25 @@ def test_answer_spans_match_after_nfc_case_and_spaces():
     assert not contains_answer("hòa bình", ("hoà bình",))  # spans are verbatim, tone placement too
 
 
+def test_highlight_holds_the_answer_as_an_unbroken_run_of_syllables():
+    assert holds_answer("đã triển khai thực hiện **471** khoản viện trợ", ("471 khoản viện trợ",))
+    assert holds_answer("Chỉ thị 12-CT/TW, ngày 05/01/2022", ("12-CT/TW ngày 05/01/2022",))
+    assert not holds_answer("bảo vệ vững chắc Tổ quốc", ("bảo vệ vững chắc độc lập",))
+
+
 def test_gold_file_is_well_formed():
     questions = read_gold(GOLD)
     assert len(questions) >= 150
     assert {q.split for q in questions} == {"dev", "test"}
     assert {q.type for q in questions} >= {"fact", "paraphrase", "no_diacritics", "unanswerable"}
+    unanswerable = [q for q in questions if not q.answerable]
+    assert len(unanswerable) >= 60 and all(q.type == "unanswerable" for q in unanswerable)
+    for kind in KINDS:  # each kind in both splits, about evenly
+        dev, test = (
+            sum(q.unanswerable == kind and q.split == s for q in unanswerable) for s in ("dev", "test")
+        )
+        assert dev >= 5 and test >= 5 and abs(dev - test) <= 2, kind
+    assert all(q.unanswerable is None for q in questions if q.answerable)
     texts = {p.name: p.read_text(encoding="utf-8") for p in SEEDS.glob("*.txt")}
     for q in questions:
         if q.answerable:
@@ -54,12 +68,20 @@ def test_quick_evaluation_stays_above_the_recorded_floors(seed_index, tmp_path):
         "mrr": scores.mrr,
         "no_diacritics recall@5": scores.by_type["no_diacritics"]["recall@5"],
         "paraphrase recall@5": scores.by_type["paraphrase"]["recall@5"],
-        "nothing found on unanswerable": scores.nothing_found_unanswerable,
+        "unanswerable recognised": scores.nothing_found_unanswerable,
+        "highlight holds answer": scores.highlight,
+        "highlight holds answer within reach": scores.highlight_within_reach,
     }
     for name, floor in FLOORS["floors"].items():
         assert measured[name] >= floor, f"{name} fell to {measured[name]:.3f}, floor {floor}"
-    assert scores.nothing_found_answerable <= FLOORS["ceilings"]["nothing found on answerable"]
+    ceiling = FLOORS["ceilings"]["answerable not answered"]
+    assert scores.nothing_found_answerable <= ceiling, f"{scores.nothing_found_answerable:.3f} > {ceiling}"
+    assert scores.by_kind["all"]["recognised"] == scores.nothing_found_unanswerable
+    assert set(scores.by_kind) == {*KINDS, "all"}
     assert scores.mean_passage_chars <= 700
     files = write_report(report, tmp_path)
     assert all(f.stat().st_size > 0 for f in files)
-    assert "| qa hybrid |" in (tmp_path / "report.md").read_text(encoding="utf-8")
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "| qa hybrid |" in markdown and "| false_premise |" in markdown and "| paraphrase |" in markdown
+    verdicts = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["verdicts"]
+    assert {v["verdict"] for v in verdicts} <= {"answered", "missing_detail", "not_found"}

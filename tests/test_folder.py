@@ -139,7 +139,7 @@ def test_rebuild_repairs_a_damaged_data_file(tmp_path, tiny_corpus, embedder):
 def test_a_plain_update_also_repairs_a_damaged_index(tmp_path, tiny_corpus, embedder):
     index = tmp_path / "index"
     build(tiny_corpus, index, embedder)
-    file = next(index.glob("lexical-*.npz"))
+    file = next(index.glob("lexical-*.npy"))
     file.write_bytes(b"\0" * 100)
     build(tiny_corpus, index, embedder)
     assert "5-4-2024" in Retriever.load(index, embedder=embedder).search(QUESTION, k=1)[0].text

@@ -97,6 +97,20 @@ def test_an_index_of_another_format_says_how_to_rebuild(small_corpus, tmp_path, 
         Index.load(tmp_path / "index")
 
 
+def test_an_index_written_before_memory_mapping_is_rebuilt(small_corpus, tmp_path, counting):
+    """Format 3 without `layout`: its BM25 was a zip of matrices and a JSON vocabulary."""
+    _build(small_corpus, tmp_path / "index", counting)
+    manifest_file = tmp_path / "index" / MANIFEST
+    manifest = json.loads(manifest_file.read_text())
+    del manifest["layout"]
+    manifest_file.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match=r"older version of qa.*qa index --rebuild"):
+        Index.load(tmp_path / "index")
+    counting.passages = 0
+    again = _build(small_corpus, tmp_path / "index", counting)
+    assert counting.passages > 0 and again.search("Hội thảo về hòa bình tổ chức ngày nào?", k=1)
+
+
 def test_missing_and_damaged_indexes(small_corpus, tmp_path, counting):
     with pytest.raises(IndexNotFoundError, match="qa index"):
         Retriever.load(tmp_path / "nothing")

@@ -1,31 +1,34 @@
-"""Answer: the sentences that best answer a question, or a plain "nothing found".
+"""Answer: the sentences that best answer a question, or what the documents do not say.
 
-The retrieved passages are always returned. On top of them, the answer is the one or
-two sentences of the leading passages that best answer the question, each citing the
-passage it comes from. Sentences are scored without a model call, so picking them costs
-about a millisecond instead of an embedding per sentence: how much of the question's
-wording a sentence repeats, each term weighed by its rarity in the index (BM25's idf);
-whether it holds a value of the kind the question asks for that the question does not
-already give (a date for "ngày nào", a number for "bao nhiêu", ...); and its passage's
-rank. On the gold questions this finds the answer more often than the embedder's
-sentence similarity did (bench/answer_sentences.py). When even the best passage is far
-from the question (cosine below a threshold calibrated on the gold questions), the
-corpus most likely does not answer it, and the answer says so instead.
+The retrieved passages are always returned. `qa.verdict` first judges whether the leading
+passages answer the question at all: when they do not, the answer says so in Vietnamese
+("Tài liệu có nói về … nhưng không nêu …", or that nothing close was found) and the passages
+are shown as the closest ones. Otherwise the answer is the one or two sentences of the
+leading passages that best answer the question, each citing the passage it comes from.
+Nothing is embedded at question time beyond the question itself: sentences are scored on how
+much of the question's wording they repeat, each term weighed by its rarity in the index
+(BM25's idf); whether they hold a value of the kind the question asks for that it does not
+already give (a date for "ngày nào", a number for "bao nhiêu", "150 đại biểu" for "bao nhiêu
+đại biểu"); and their passage's rank. On the gold questions this finds the answer more often
+than the embedder's sentence similarity did (bench/answer_sentences.py), at a few
+milliseconds instead of an embedding per sentence (bench/ask.py).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 from .chunk import split_sentences
 from .index import Index
 from .lexical import tokenize
+from .question import Question, phrase_key, read_question, states_count, values
 from .retrieve import Hit
-from .text import fold_accents, has_diacritics, match_key, syllables, words
+from .text import fold_accents, has_diacritics, match_key, words
+from .verdict import MIN_CONFIDENCE, Signals, Verdict, judge
 
 _WORD = re.compile(r"\w+(?:[-/.]\w+)*")
 # Accent-folded: the words too common to be worth highlighting.
@@ -82,34 +85,13 @@ KIND_BONUS = 0.2
 # Taken off per passage rank below the first, since retrieval has judged the passages as a
 # whole. Dev hits, best sentence alone: 0 → 56, 0.02 → 59, 0.05 → 60, 0.1 → 59, 0.2 → 57.
 RANK_PENALTY = 0.05
+# Added where a number stands right before the noun the question counts ("150 đại biểu" for
+# "bao nhiêu đại biểu"). Dev hits are 63 from 0 to 0.6 (the dev count questions are already
+# answered right); it decides where a heading block holds other numbers, as a letter's does.
+COUNT_BONUS = 0.2
 # A second sentence joins when it scores this close to the best. Dev hits: 0 → 60, 0.05 → 61,
 # 0.1 → 63, 0.2 → 63; 0.1 shows 1.3 sentences per answer (0.2: 1.5, as many as the embedder).
 SECOND_SENTENCE_MARGIN = 0.1
-
-AnswerKind = Literal["date", "year", "number", "person", "place", "code"]
-# What a question asks for, by its question phrase (whole syllables, compared without
-# diacritics when the question has none).
-_ASKS: dict[AnswerKind, tuple[str, ...]] = {
-    "date": ("ngày nào", "ngày tháng năm nào", "khi nào", "hôm nào", "bao giờ", "lúc nào", "thời gian nào"),
-    "year": ("năm nào", "năm bao nhiêu", "giai đoạn nào", "thời kỳ nào"),
-    "number": ("bao nhiêu", "mấy"),
-    "person": ("ai", "đồng chí nào", "người nào", "đại sứ nào", "tác giả"),
-    "place": ("ở đâu", "tại đâu", "tỉnh nào", "thành phố nào", "nước nào", "địa điểm nào", "nơi nào"),
-    "code": ("số hiệu", "ký hiệu", "công văn nào", "văn bản nào", "số mấy"),
-}
-_VALUES = {
-    "date": re.compile(
-        r"\b\d{1,2}\s?[-/]\s?\d{1,2}(?:\s?[-/]\s?\d{2,4})?\b|\b(?:ngày|tháng)\s+\d{1,2}\b", re.I
-    ),
-    "year": re.compile(r"\b(?:1[89]|20)\d\d\b"),
-    "number": re.compile(r"\b\d+(?:[.,]\d+)*\b"),
-    "code": re.compile(r"\b\d+(?:/\d+)?[-/][A-ZĐ]+[\w/-]*"),  # 495-CV/BTGTU, 41/2013/QĐ-TTg
-}
-# The commonest Vietnamese family names, borne by about nine people in ten: what starts a
-# person's name, where "Việt Nam" or "Mặt trận" are capitalised too.
-_FAMILY_NAMES = frozenset(syllables("Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý"))
-# Accent-folded: the words a place name follows ("tại Hà Nội", "tỉnh Quảng Bình").
-_PLACE_WORDS = ("tai", "o", "tinh", "thanh pho", "huyen", "quan", "thu do", "nuoc")
 
 
 class Candidate(NamedTuple):
@@ -126,6 +108,7 @@ class Features(NamedTuple):
 
     coverage: np.ndarray  # idf-weighted share of the question's terms it contains, 0..1
     kind: np.ndarray  # 1 where it holds a value of the kind asked for that the question lacks
+    count: np.ndarray  # 1 where a number stands right before the noun the question counts
     rank: np.ndarray  # its passage's rank, 1 = best
 
 
@@ -141,16 +124,23 @@ class AnswerSentence:
 @dataclass(frozen=True)
 class Answer:
     question: str
-    found: bool
+    found: bool  # the verdict is "answered": `sentences` answer the question
     sentences: tuple[AnswerSentence, ...]
-    passages: tuple[Hit, ...]
-    relevance: float  # cosine of the question and its closest passage
+    passages: tuple[Hit, ...]  # always returned; the closest ones when not found
+    relevance: float  # cosine of the question and its closest leading passage
+    verdict: Verdict
+    message: str  # in Vietnamese, when not answered: what the documents do not say; else ""
+    confidence: float  # that the leading passages answer, 0..1
+    signals: Signals = field(repr=False)  # what the verdict was made of
 
     def to_dict(self) -> dict:
         """The JSON form every interface prints: `qa ask --json`, the HTTP API."""
         return {
             "question": self.question,
             "found": self.found,
+            "verdict": self.verdict,
+            "message": self.message,
+            "confidence": round(self.confidence, 4),
             "answer": [
                 {"text": s.text, "cites": s.rank, "start": s.start, "end": s.end} for s in self.sentences
             ],
@@ -197,22 +187,45 @@ def answer(
     *,
     vector: np.ndarray,
     min_relevance: float,
+    min_confidence: float = MIN_CONFIDENCE,
 ) -> Answer:
     """Judge the hits for `question` (embedded as `vector`) and pick the answer sentences.
 
-    No model is called: the sentences are scored with the index's term statistics.
+    No model is called: the verdict and the sentences come from the index's term statistics
+    and the question's own words. `min_relevance` is the embedder's reference cosine
+    (`verdict`), `min_confidence` how sure the verdict must be to answer.
     """
-    rows = np.array([index.row_of(h.doc_id, h.start, h.end) for h in hits], dtype=np.int64)
+    leading = hits[:ANSWER_PASSAGES]
+    rows = np.array([index.row_of(h.doc_id, h.start, h.end) for h in leading], dtype=np.int64)
     relevance = float(index.similarity(vector, rows).max()) if len(rows) else 0.0
-    found = relevance >= min_relevance
-    sentences = _best_sentences(index, question, hits[:ANSWER_PASSAGES]) if found else ()
-    return Answer(question, found, sentences, tuple(hits), relevance)
+    asked = read_question(index, question)
+    candidates = candidate_sentences(leading)
+    judgement = judge(
+        asked,
+        leading,
+        [c.text for c in candidates],
+        dense=relevance,
+        min_relevance=min_relevance,
+        min_confidence=min_confidence,
+    )
+    answered = judgement.verdict == "answered"
+    sentences = _best_sentences(index, asked, candidates) if answered and candidates else ()
+    return Answer(
+        question,
+        answered,
+        sentences,
+        tuple(hits),
+        relevance,
+        judgement.verdict,
+        judgement.message,
+        judgement.confidence,
+        judgement.signals,
+    )
 
 
-def _best_sentences(index: Index, question: str, hits: list[Hit]) -> tuple[AnswerSentence, ...]:
-    candidates = candidate_sentences(hits)
-    if not candidates:
-        return ()
+def _best_sentences(
+    index: Index, question: Question, candidates: list[Candidate]
+) -> tuple[AnswerSentence, ...]:
     scores = sentence_scores(sentence_features(index, question, candidates))
     chosen = [(candidates[i], float(scores[i])) for i in pick(scores, candidates)]
     return tuple(AnswerSentence(c.text, c.hit.rank, c.start, c.end, score) for c, score in chosen)
@@ -228,40 +241,46 @@ def candidate_sentences(hits: list[Hit]) -> list[Candidate]:
     return [c for c in candidates if len(c.text.split()) >= MIN_SENTENCE_WORDS]
 
 
-def sentence_features(index: Index, question: str, candidates: list[Candidate]) -> Features:
+def sentence_features(index: Index, question: Question, candidates: list[Candidate]) -> Features:
     """How each candidate relates to the question, from the index's BM25 statistics.
 
     Terms are syllables and syllable pairs, weighed by the idf of the index's field; a
     question typed without diacritics is compared without them, as the lexical search does.
     """
     lexical = index.lexical
-    folded = not has_diacritics(question)
-    field = lexical.folded if folded else lexical.exact
-    if field is None:  # an index built without the accent-folded field: re-accent the question
-        question, folded, field = lexical.restore_diacritics(question), False, lexical.exact
+    field = lexical.folded if question.folded else lexical.exact
     # A term the index has never seen is in none of its passages: it cannot tell sentences apart.
     weights = {
         term: float(field.idf[field.vocabulary[term]])
-        for term in set(tokenize(question, scheme="syllable+bigram", folded=folded))
+        for term in set(tokenize(question.text, scheme="syllable+bigram", folded=question.folded))
         if term in field.vocabulary
     }
     total = sum(weights.values())
     coverage = np.zeros(len(candidates))
     if total > 0:
         for i, c in enumerate(candidates):
-            present = set(tokenize(c.text, scheme="syllable+bigram", folded=folded))
+            present = set(tokenize(c.text, scheme="syllable+bigram", folded=question.folded))
             coverage[i] = sum(w for term, w in weights.items() if term in present) / total
-    kinds, given = asked_kinds(question), _key(question)
-    kind = [any(_key(v) not in given for k in kinds for v in _values(c.text, k)) for c in candidates]
+    given = phrase_key(question.text)
+    kind = [
+        any(phrase_key(v) not in given for k in question.kinds for v in values(c.text, k)) for c in candidates
+    ]
+    count = [states_count(question, c.text) for c in candidates]
     rank = [c.hit.rank for c in candidates]
-    return Features(coverage, np.array(kind, dtype=np.float64), np.array(rank, dtype=np.float64))
+    return Features(coverage, *(np.array(a, dtype=np.float64) for a in (kind, count, rank)))
 
 
 def sentence_scores(
-    features: Features, *, kind_bonus: float = KIND_BONUS, rank_penalty: float = RANK_PENALTY
+    features: Features,
+    *,
+    kind_bonus: float = KIND_BONUS,
+    count_bonus: float = COUNT_BONUS,
+    rank_penalty: float = RANK_PENALTY,
 ) -> np.ndarray:
-    """Coverage, plus `kind_bonus` for a value of the kind asked for, minus `rank_penalty` per rank."""
-    return features.coverage + kind_bonus * features.kind - rank_penalty * (features.rank - 1)
+    """Coverage, plus `kind_bonus` for a value of the kind asked for and `count_bonus` for a count
+    of the noun asked about, minus `rank_penalty` per rank."""
+    bonus = kind_bonus * features.kind + count_bonus * features.count
+    return features.coverage + bonus - rank_penalty * (features.rank - 1)
 
 
 def pick(
@@ -272,53 +291,3 @@ def pick(
     best = float(scores[order[0]])
     chosen = [int(i) for i in order[:2] if scores[i] >= best - margin]
     return sorted(chosen, key=lambda i: (candidates[i].hit.rank, candidates[i].start))
-
-
-def asked_kinds(question: str) -> list[AnswerKind]:
-    """The kinds of value the question asks for, by its question phrases."""
-    folded = not has_diacritics(question)
-    key = _key(question, folded=folded)
-    return [kind for kind, phrases in _ASK_KEYS[folded].items() if any(p in key for p in phrases)]
-
-
-def _values(sentence: str, kind: AnswerKind) -> list[str]:
-    """The values of this kind the sentence holds."""
-    if kind in _VALUES:
-        return _VALUES[kind].findall(sentence)
-    runs = _capitalised_runs(sentence)
-    if kind == "person":  # a family name and the capitalised words after it: "Nguyễn Ngọc Kỳ"
-        people = []
-        for _, text in runs:
-            names = text.split(" ")
-            people += [
-                " ".join(names[i:]) for i in range(len(names) - 1) if match_key(names[i]) in _FAMILY_NAMES
-            ]
-        return people
-    # the few characters before a run hold the longest place word ("thành phố") and more
-    return [text for start, text in runs if _key(sentence[max(0, start - 16) : start]).endswith(_PLACE_KEYS)]
-
-
-def _capitalised_runs(sentence: str) -> list[tuple[int, str]]:
-    """(start, text) of each run of capitalised words separated by single spaces: names."""
-    runs: list[list[re.Match]] = []
-    for m in _WORD.finditer(sentence):
-        if not m.group()[0].isupper():
-            continue
-        if runs and sentence[runs[-1][-1].end() : m.start()] == " ":
-            runs[-1].append(m)
-        else:
-            runs.append([m])
-    return [(run[0].start(), sentence[run[0].start() : run[-1].end()]) for run in runs]
-
-
-def _key(text: str, *, folded: bool = True) -> str:
-    """Syllables between spaces, so that `in` matches whole syllables only."""
-    key = " ".join(syllables(text))
-    return f" {fold_accents(key) if folded else key} "
-
-
-_PLACE_KEYS = tuple(_key(w) for w in _PLACE_WORDS)
-_ASK_KEYS = {  # by whether the question is compared without diacritics
-    folded: {kind: [_key(p, folded=folded) for p in phrases] for kind, phrases in _ASKS.items()}
-    for folded in (False, True)
-}

@@ -9,6 +9,7 @@ for hit in r.search("Chỉ thị 12-CT/TW được ban hành ngày nào?", k=5):
 from __future__ import annotations
 
 import logging
+import numbers
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,8 +25,10 @@ from .embed import DEFAULT_EMBEDDER, Embedder, embedder_id, load_embedder
 from .errors import DocumentNotFoundError, IndexMismatchError, QAError
 from .index import Index
 from .progress import progress_bars
+from .rerank import RERANK_CANDIDATES, Reranker
 from .retrieve import Hit, Mode, check_question, embed_question, search
 from .settings import Settings
+from .text import has_diacritics
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,8 @@ class Retriever:
 
     Each query first checks the index folder's manifest (one `stat`): when a build has
     replaced it, the new index is loaded once and serves from then on, while queries
-    already running finish on the one they started with.
+    already running finish on the one they started with. With `settings.reranker` set, a
+    cross-encoder re-scores the best fused passages of every query (`reranker`).
     """
 
     def __init__(
@@ -55,6 +59,8 @@ class Retriever:
         self._stamp = folder.stamp(index.path)  # the manifest `index` was loaded from
         self._failed: folder.Stamp | None = None  # a manifest that could not be loaded: not retried
         self._reload = threading.Lock()
+        self._reranker: Reranker | None = None
+        self._load_reranker = threading.Lock()
 
     @classmethod
     def load(
@@ -138,6 +144,21 @@ class Retriever:
             self.index, self._stamp = index, stamp
             return index
 
+    @property
+    def reranker(self) -> Reranker | None:
+        """The cross-encoder `settings.reranker` names, loaded on first use and then kept; None when unset.
+
+        Touch it before serving to fail at start on a model that cannot be loaded.
+        """
+        if self.settings.reranker is None:
+            return None
+        if self._reranker is None:
+            with self._load_reranker:
+                if self._reranker is None:
+                    log.info("loading reranker %s", self.settings.reranker)
+                    self._reranker = Reranker(self.settings.reranker)
+        return self._reranker
+
     def search(
         self,
         question: str,
@@ -149,7 +170,9 @@ class Retriever:
     ) -> list[Hit]:
         """The k best passages for a question, each a verbatim span of its document.
 
-        `vector`: the question already embedded by `embed_question`, e.g. in a batch.
+        `vector`: the question already embedded by `embed_question`, e.g. in a batch. With a
+        reranker, the `RERANK_CANDIDATES` best fused passages are re-scored by it: the k it
+        scores best are returned, ranked anew, and `score` is the reranker's.
         """
         return self._search(self.current(), question, k=k, mode=mode, docs=docs, vector=vector)
 
@@ -173,13 +196,17 @@ class Retriever:
 
     def _search(self, index: Index, question, *, k, mode, docs, vector) -> list[Hit]:
         mode = self.settings.mode if mode is None else mode
+        k = self.settings.k if k is None else k
+        reranker = self.reranker
         if vector is None and mode in ("dense", "hybrid"):
             vector = self._embed(index, question)
-        return search(
+        usable = isinstance(k, numbers.Integral) and not isinstance(k, bool) and k >= 1
+        hits = search(
             index,
             self.embedder,
             question,
-            k=self.settings.k if k is None else k,
+            # a k search refuses goes to it as asked, for its error
+            k=max(int(k), RERANK_CANDIDATES) if reranker is not None and usable else k,
             mode=mode,
             docs=docs,
             fusion=self.settings.fusion,
@@ -187,6 +214,16 @@ class Retriever:
             restore=self.settings.restore_diacritics,
             vector=vector,
         )
+        if reranker is None:
+            return hits
+        return reranker.rerank(self._spelled(index, question), hits, k=int(k))
+
+    def _spelled(self, index: Index, question) -> str:
+        """The question as the models read it: re-accented when typed without diacritics."""
+        spelled = check_question(question)
+        if self.settings.restore_diacritics and not has_diacritics(spelled):
+            spelled = index.lexical.restore_diacritics(spelled)
+        return spelled
 
     def _embed(self, index: Index, question) -> np.ndarray:
         question = check_question(question)  # a bad question costs nothing

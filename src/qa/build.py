@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 # so that `qa index` re-chunks an index made by an older version instead of keeping it.
 PASSAGES_VERSION = 3
 PARALLEL_FROM = 50  # documents per worker process below which parsing stays in-process
+# Passage texts handed to the embedder at once: its vectors go straight into the index's array,
+# so a million passages never hold a second copy (10k vectors are 15 MB).
+EMBED_SLICE = 10_000
 # A saved web page loses its furniture: the seed pages lose 2.6%, 7.5%, 11.4% and 39.6% of
 # their characters, ordinary documents nothing. More than half is a page misjudged: warn.
 DROPPED_WARN_SHARE = 0.5
@@ -91,6 +94,7 @@ class ChunkerSettings:
 class _Parsed:
     document: Document
     chunks: list[Chunk]
+    sha256: str  # of the bytes parsed
 
 
 @dataclass(frozen=True)
@@ -122,13 +126,12 @@ def build_index(
     folder.claim(path, corpus=Path(corpus))
     with folder.locked(path):
         skipped = list(found.skipped)
-        data = {}
+        hashes = {}  # files are read again where they are parsed: a corpus need not fit in memory
         for doc_id, file in found.files.items():
             try:
-                data[doc_id] = file.read_bytes()
+                hashes[doc_id] = hashlib.sha256(file.read_bytes()).hexdigest()
             except OSError as err:
                 skipped.append(Skipped(doc_id, f"cannot read it: {err.strerror}"))
-        hashes = {doc_id: hashlib.sha256(b).hexdigest() for doc_id, b in data.items()}
         old = None if rebuild else _reusable(path, embedder=embedder, chunker=chunker)
         old_hashes = {d.id: d.sha256 for d in old.documents.values()} if old else {}
         unchanged = tuple(d for d in hashes if old_hashes.get(d) == hashes[d])
@@ -136,7 +139,7 @@ def build_index(
         known_bad = _known_bad(old.manifest if old else {}, hashes)
         skipped += known_bad.values()
         todo = [
-            (doc_id, str(found.files[doc_id]), data[doc_id])
+            (doc_id, found.files[doc_id])
             for doc_id in hashes
             if doc_id not in unchanged and doc_id not in known_bad
         ]
@@ -168,6 +171,7 @@ def build_index(
                     retry.add(doc_id)
                 continue
             doc = result.document
+            hashes[doc_id] = result.sha256  # what was parsed, should the file have changed since
             if not result.chunks:
                 log.warning("%s: no text found to index", doc_id)
             if doc.dropped:
@@ -185,16 +189,17 @@ def build_index(
             documents[doc_id] = (stored, doc.text)
             chunks.extend(result.chunks)
 
-        embedded = _embed(chunks, old=old, embedder=embedder, chunker=chunker, progress=progress)
+        texts = [contextualize(c, context=chunker.context) for c in chunks]
+        embedded = _embed(texts, old=old, embedder=embedder, progress=progress)
+        lexical = build_lexical(texts, scheme=chunker.tokenizer, accent_field=chunker.accent_field)
+        del texts, parsed  # a million passages' texts: not held while the index is written
         manifest = write_index(
             path,
             documents=documents,
             chunks=chunks,
             keys=embedded.keys,
             vectors=embedded.vectors,
-            lexical=build_lexical(
-                embedded.texts, scheme=chunker.tokenizer, accent_field=chunker.accent_field
-            ),
+            lexical=lexical,
             embedder={
                 "name": embedder.name,
                 "segmented": embedder.segmented,
@@ -221,38 +226,45 @@ def build_index(
 
 @dataclass(frozen=True)
 class _Embedded:
-    texts: list[str]  # what was embedded, per chunk
-    keys: list[bytes]  # SHA-1 of each text: identical texts share one vector
+    keys: list[bytes]  # SHA-1 of each passage's embedded text: identical texts share one vector
     vectors: np.ndarray
     count: int  # distinct texts embedded now (the rest reused)
 
 
-def _embed(chunks: list[Chunk], *, old: Index | None, embedder, chunker, progress) -> _Embedded:
-    """Vectors for every chunk: reused from the old index, or computed once per distinct text."""
-    texts = [contextualize(c, context=chunker.context) for c in chunks]
+def _embed(texts: list[str], *, old: Index | None, embedder, progress) -> _Embedded:
+    """Vectors for every passage text: reused from the old index, or computed once per distinct
+    text, EMBED_SLICE texts at a time straight into the result (the engine uses every core)."""
     keys = [hashlib.sha1(t.encode("utf-8")).hexdigest().encode() for t in texts]
     reuse = {bytes(key): row for row, key in enumerate(old.keys)} if old else {}
-    vectors = np.empty((len(chunks), embedder.dim), dtype=np.float32)
+    vectors = np.empty((len(texts), embedder.dim), dtype=np.float32)
     kept = [(i, reuse[key]) for i, key in enumerate(keys) if key in reuse]
     if kept:
         at, rows = map(np.array, zip(*kept))
         order = np.argsort(rows)  # read the old memory-mapped vectors front to back
         vectors[at[order]] = old.vectors[rows[order]]
-    first: dict[bytes, int] = {}  # each new text's first chunk
+    first: dict[bytes, int] = {}  # each new text's first passage
     for i, key in enumerate(keys):
         if key not in reuse:
             first.setdefault(key, i)
     if first:
         callback = progress(len(first), "embedding passages") if progress else None
-        fresh = embedder.embed_passages([texts[i] for i in first.values()], progress=callback)
-        slot = {key: n for n, key in enumerate(first)}
-        todo = [i for i, key in enumerate(keys) if key in slot]
-        vectors[todo] = fresh[[slot[keys[i]] for i in todo]]
-    return _Embedded(texts, keys, vectors, len(first))
+        fresh = np.fromiter(first.values(), dtype=np.int64, count=len(first))
+        for at in range(0, len(fresh), EMBED_SLICE):
+            rows = fresh[at : at + EMBED_SLICE]
+            vectors[rows] = embedder.embed_passages([texts[i] for i in rows], progress=callback)
+        copies = [(i, first[key]) for i, key in enumerate(keys) if key in first and first[key] != i]
+        if copies:
+            to, source = map(np.array, zip(*copies))
+            vectors[to] = vectors[source]
+    return _Embedded(keys, vectors, len(first))
 
 
-def _parse(job: tuple[str, str, bytes], chunker: ChunkerSettings) -> tuple[str, _Parsed | _Unread]:
-    doc_id, name, data = job
+def _parse(job: tuple[str, Path], chunker: ChunkerSettings) -> tuple[str, _Parsed | _Unread]:
+    doc_id, file = job
+    try:
+        data = file.read_bytes()
+    except OSError as err:
+        return doc_id, _Unread(Skipped(doc_id, f"cannot read it: {err.strerror}"), lasting=False)
     try:
         document = parse_document(extract(data, name=doc_id), doc_id=doc_id, boilerplate=chunker.boilerplate)
         chunks = chunk_document(document, size=chunker.size, overlap=chunker.overlap, method=chunker.method)
@@ -261,13 +273,15 @@ def _parse(job: tuple[str, str, bytes], chunker: ChunkerSettings) -> tuple[str, 
     except QAError as err:
         return doc_id, _Unread(Skipped(doc_id, str(err)))
     except Exception as err:  # a fault of ours must cost one document, not the whole build
-        log.debug("%s could not be read", name, exc_info=True)
+        log.debug("%s could not be read", file, exc_info=True)
         reason = f"could not be read ({type(err).__name__}: {err}); please report it"
         return doc_id, _Unread(Skipped(doc_id, reason))
-    return doc_id, _Parsed(document, chunks)
+    # its paragraphs were only needed for chunking: a million of them are not kept
+    document = dataclasses.replace(document, blocks=())
+    return doc_id, _Parsed(document, chunks, hashlib.sha256(data).hexdigest())
 
 
-def _parse_all(jobs: list[tuple[str, str, bytes]], chunker: ChunkerSettings):
+def _parse_all(jobs: list[tuple[str, Path]], chunker: ChunkerSettings):
     """Parse and chunk documents, on every core when there are many (pyvi is the slow part)."""
     workers = min(os.cpu_count() or 1, len(jobs) // PARALLEL_FROM)
     if workers < 2:

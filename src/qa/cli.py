@@ -16,6 +16,10 @@ from . import MODES, QAError, Retriever, Settings
 log = logging.getLogger(__name__)
 
 LIST_CELL_CHARS = 60  # `qa list` cuts longer ids and titles so a row fits a wide terminal
+RERANKER_HELP = (
+    "cross-encoder folder, or hub name in the Hugging Face cache, that re-scores the best passages "
+    "(default: none, or QA_RERANKER)"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +48,7 @@ def _run(args) -> int:
             mode=getattr(args, "mode", None),
             chunk_size=getattr(args, "chunk_size", None),
             chunk_overlap=getattr(args, "chunk_overlap", None),
+            reranker=getattr(args, "reranker", None),
         )
         return args.run(args, settings)
     except QAError as err:
@@ -60,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--index", help="index folder (default: index, or QA_INDEX)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is happening")
+    parser.add_argument("--reranker", metavar="NAME_OR_PATH", help=RERANKER_HELP)
     parser.set_defaults(run=_chat)
     commands = parser.add_subparsers(title="commands")
 
@@ -90,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", default="eval/results", help="folder for report.json, report.md, chart.png")
     ev.add_argument("--no-baselines", action="store_true", help="skip the usual-recipe baselines")
     ev.add_argument("--ablation", action="store_true", help="also score each lever changed alone")
+    ev.add_argument("--reranker", metavar="NAME_OR_PATH", default=argparse.SUPPRESS, help=RERANKER_HELP)
     ev.set_defaults(run=_eval)
 
     add = commands.add_parser("add", help="copy documents into the index's corpus folder and index them")
@@ -116,6 +123,7 @@ def _search_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--doc", dest="docs", action="append", metavar="DOC_ID", help="search only this document (repeatable)"
     )
+    parser.add_argument("--reranker", metavar="NAME_OR_PATH", default=argparse.SUPPRESS, help=RERANKER_HELP)
     parser.add_argument("--embedder", help=argparse.SUPPRESS)
     parser.add_argument("--segment", action="store_true", help=argparse.SUPPRESS)
 
@@ -279,7 +287,12 @@ def _eval(args, settings: Settings) -> int:
 
 def _chat(args, settings: Settings) -> int:
     r = Retriever.load(settings=settings)
-    print(f"qa: {len(r.documents)} tài liệu, {len(r)} đoạn. Gõ câu hỏi (Enter trống hoặc Ctrl-D để thoát).")
+    # loaded before the prompt, so a model that cannot be loaded fails at once
+    reranked = f", xếp hạng lại bằng {_printable(r.reranker.name)}" if r.reranker else ""
+    print(
+        f"qa: {len(r.documents)} tài liệu, {len(r)} đoạn{reranked}. "
+        "Gõ câu hỏi (Enter trống hoặc Ctrl-D để thoát)."
+    )
     while True:
         try:
             question = input("\n❓ ").strip()

@@ -43,3 +43,7 @@ class UploadError(QAError):
 
 class DocumentNotFoundError(QAError):
     """No indexed document has the id asked for."""
+
+
+class RerankerError(QAError):
+    """The reranking model cannot be loaded or used."""

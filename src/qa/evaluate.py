@@ -1,10 +1,12 @@
-"""Evaluation: score retrieval against a gold question set, beside the usual recipe.
+"""Evaluation: score retrieval and answers against a gold question set, beside the usual recipe.
 
 Uses the public API only. A passage answers a question when its text contains the
 gold answer span (or an alternative), compared after NFC, lower-casing and
 whitespace collapsing. The usual recipe is LangChain's RecursiveCharacterTextSplitter
 (1000 characters, 200 overlap) with the same embedder and an exact FAISS index, and
-BM25 on plain syllables over the same passages.
+BM25 on plain syllables over the same passages. The default mode is also asked for its
+answers: whether the highlighted sentences hold the gold answer (`holds_answer`), and
+whether unanswerable questions, of each kind, get "not answered".
 """
 
 from __future__ import annotations
@@ -17,15 +19,19 @@ import tempfile
 import time
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import QAError, Retriever, Settings
+from .answer import ANSWER_PASSAGES
 from .progress import progress_bars
-from .retrieve import Hit, Mode
+from .report import CUTOFFS, Outcome, Report, SystemScores
+from .report import write_report as write_report  # `qa eval` writes what `evaluate` returns
+from .retrieve import Mode
+from .text import syllables
 
 TYPES = ("fact", "definition", "list", "paraphrase", "no_diacritics", "multi_doc", "unanswerable")
-CUTOFFS = (1, 3, 5, 10)
+KINDS = ("off_topic", "missing_detail", "false_premise")  # of unanswerable questions
 
 # The usual recipe, as a tutorial assembles it: no cleaning, character chunks, plain BM25.
 RECIPE = {
@@ -79,6 +85,7 @@ class GoldQuestion:
     docs: tuple[str, ...] = ()
     answer: str | None = None
     alt_answers: tuple[str, ...] = ()
+    unanswerable: str | None = None  # its kind, for an unanswerable question: one of KINDS
 
     @property
     def answerable(self) -> bool:
@@ -87,31 +94,6 @@ class GoldQuestion:
     @property
     def answers(self) -> tuple[str, ...]:
         return ((self.answer,) if self.answer else ()) + self.alt_answers
-
-
-@dataclass(frozen=True)
-class Outcome:
-    question: GoldQuestion
-    rank: int | None  # of the first passage containing the answer, within k
-    found: bool | None  # the assistant's "found" verdict, for the systems that give one
-    relevance: float | None
-    first: Hit | None  # what came first
-
-
-@dataclass(frozen=True)
-class SystemScores:
-    name: str
-    answerable: int
-    recall: dict[int, float]
-    mrr: float
-    ndcg: float
-    by_type: dict[str, dict[str, float]]
-    mean_passage_chars: float
-    passages: int
-    # share of unanswerable questions answered "nothing found", and of answerable ones
-    nothing_found_unanswerable: float | None = None
-    nothing_found_answerable: float | None = None
-    outcomes: list[Outcome] = field(default_factory=list, repr=False)
 
 
 def read_gold(path: str | Path) -> list[GoldQuestion]:
@@ -135,6 +117,7 @@ def read_gold(path: str | Path) -> list[GoldQuestion]:
                 docs=tuple(row.get("docs") or ()),
                 answer=row.get("answer"),
                 alt_answers=tuple(row.get("alt_answers") or ()),
+                unanswerable=row.get("unanswerable"),
             )
         except (ValueError, KeyError, TypeError) as err:
             raise GoldError(
@@ -156,6 +139,15 @@ def contains_answer(text: str, answers: tuple[str, ...]) -> bool:
     return any(normalise(a) in haystack for a in answers)
 
 
+def holds_answer(text: str, answers: tuple[str, ...]) -> bool:
+    """Whether highlighted sentences hold an answer: its syllables run unbroken through them,
+    compared lower-cased, with one tone placement, punctuation and markdown dropped, so every
+    number and code of the answer appears with its parts in order. Looser rules (75% or 90% of
+    the answer's syllables) accepted sentences that do not give the answer."""
+    have = f" {' '.join(syllables(text))} "
+    return any(f" {' '.join(syllables(a))} " in have for a in answers if syllables(a))
+
+
 def score_system(
     name: str,
     retriever: Retriever,
@@ -166,18 +158,31 @@ def score_system(
     judge: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> SystemScores:
-    """Run every question; `judge` also asks for the found / nothing-found verdict."""
+    """Run every question; `judge` also asks for the answer: its verdict and highlighted sentences."""
     outcomes = []
     for q in questions:
         if judge:
             answer = retriever.ask(q.question, k=k, mode=mode)
-            hits, found, relevance = list(answer.passages), answer.found, answer.relevance
+            hits = list(answer.passages)
+            highlighted = " ".join(s.text for s in answer.sentences)
+            outcome = Outcome(
+                q,
+                None,
+                hits[0] if hits else None,
+                verdict=answer.verdict,
+                relevance=answer.relevance,
+                holds=bool(highlighted) and holds_answer(highlighted, q.answers) if q.answerable else None,
+                within_reach=(
+                    any(holds_answer(h.text, q.answers) for h in hits[:ANSWER_PASSAGES])
+                    if q.answerable
+                    else None
+                ),
+            )
         else:
-            hits, found, relevance = retriever.search(q.question, k=k, mode=mode), None, None
+            hits = retriever.search(q.question, k=k, mode=mode)
+            outcome = Outcome(q, None, hits[0] if hits else None)
         rank = next((h.rank for h in hits if contains_answer(h.text, q.answers)), None)
-        outcomes.append(
-            Outcome(q, rank if q.answerable else None, found, relevance, hits[0] if hits else None)
-        )
+        outcomes.append(dataclasses.replace(outcome, rank=rank if q.answerable else None))
         if progress:
             progress(1)
     return _scores(name, retriever, outcomes)
@@ -186,6 +191,7 @@ def score_system(
 def _scores(name: str, retriever: Retriever, outcomes: list[Outcome]) -> SystemScores:
     answerable = [o for o in outcomes if o.question.answerable]
     n = max(len(answerable), 1)
+    judged = bool(outcomes) and outcomes[0].verdict is not None
 
     def mrr(items):
         return sum(1 / o.rank for o in items if o.rank) / max(len(items), 1)
@@ -198,9 +204,11 @@ def _scores(name: str, retriever: Retriever, outcomes: list[Outcome]) -> SystemS
             "recall@5": sum(1 for o in items if o.rank and o.rank <= 5) / len(items),
             "mrr": mrr(items),
         }
+        if judged:
+            by_type[t] |= _highlights(items)
     unanswerable = [o for o in outcomes if not o.question.answerable]
-    judged = outcomes and outcomes[0].found is not None
     lengths = [len(c) for c in retriever.passage_texts()]
+    highlights = _highlights(answerable) if judged and answerable else {}
     return SystemScores(
         name=name,
         answerable=len(answerable),
@@ -216,28 +224,47 @@ def _scores(name: str, retriever: Retriever, outcomes: list[Outcome]) -> SystemS
             else None
         ),
         nothing_found_answerable=(sum(1 for o in answerable if not o.found) / n if judged else None),
+        by_kind=_kinds(unanswerable) if judged else {},
+        within_reach=highlights.get("within reach"),
+        highlight=highlights.get("highlight"),
+        highlight_within_reach=highlights.get("highlight within reach"),
         outcomes=outcomes,
     )
 
 
+def _highlights(items: list[Outcome]) -> dict[str, float]:
+    """Shares of answerable questions: the answer within reach; held by the highlight; held by
+    the highlight among those within reach."""
+    reach = [o for o in items if o.within_reach]
+    return {
+        "within reach": len(reach) / len(items),
+        "highlight": sum(bool(o.holds) for o in items) / len(items),
+        "highlight within reach": sum(bool(o.holds) for o in reach) / len(reach) if reach else 0.0,
+    }
+
+
+def _kinds(unanswerable: list[Outcome]) -> dict[str, dict[str, float]]:
+    """Per kind of unanswerable question (and all): how many, and the shares of each verdict."""
+    groups = {kind: [o for o in unanswerable if o.question.unanswerable == kind] for kind in KINDS}
+    groups = {k: v for k, v in groups.items() if v} | ({"all": unanswerable} if unanswerable else {})
+    return {
+        kind: {
+            "n": len(items),
+            "recognised": sum(o.verdict != "answered" for o in items) / len(items),
+            "missing_detail": sum(o.verdict == "missing_detail" for o in items) / len(items),
+            "not_found": sum(o.verdict == "not_found" for o in items) / len(items),
+        }
+        for kind, items in groups.items()
+    }
+
+
 def calibrate(outcomes: list[Outcome], *, false_rate: float = 0.05) -> float:
-    """The relevance threshold that says "nothing found" on at most `false_rate` of answerable questions."""
+    """The cosine of question and closest leading passage that all but `false_rate` of the
+    answerable questions reach: the verdict's reference point (`Settings.min_relevance`)."""
     values = sorted(o.relevance for o in outcomes if o.question.answerable and o.relevance is not None)
     if not values:
         raise GoldError("no answerable questions to calibrate on")
     return values[max(0, math.floor(false_rate * len(values)) - 1)] if false_rate else values[0]
-
-
-@dataclass
-class Report:
-    gold: str
-    split: str
-    k: int
-    settings: dict
-    systems: list[SystemScores]
-    ablations: list[SystemScores]
-    calibrated_min_relevance: float | None
-    seconds: float
 
 
 def evaluate(
@@ -362,131 +389,3 @@ def _variant(corpus, index: Path, settings: Settings, change: dict, default: Ret
     if not any(getattr(changed, f) != getattr(settings, f) for f in BUILD_FIELDS):
         return Retriever(default.index, default.embedder, settings=changed)
     return Retriever.build(corpus, index, settings=changed, embedder=default.embedder)
-
-
-def write_report(report: Report, out: str | Path) -> list[Path]:
-    """report.json, report.md and chart.png in `out`."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(
-        json.dumps(_json(report), ensure_ascii=False, indent=2), encoding="utf-8"
-    )
-    (out / "report.md").write_text(_markdown(report), encoding="utf-8")
-    _chart(report, out / "chart.png")
-    return [out / "report.json", out / "report.md", out / "chart.png"]
-
-
-def _json(report: Report) -> dict:
-    def system(s: SystemScores) -> dict:
-        d = {f.name: getattr(s, f.name) for f in dataclasses.fields(s) if f.name != "outcomes"}
-        d["recall"] = {f"@{c}": v for c, v in s.recall.items()}
-        return d
-
-    default = report.systems[0]
-    return {
-        "gold": report.gold,
-        "split": report.split,
-        "k": report.k,
-        "settings": report.settings,
-        "seconds": round(report.seconds, 1),
-        "calibrated_min_relevance": report.calibrated_min_relevance,
-        "systems": [system(s) for s in report.systems],
-        "ablations": [system(s) for s in report.ablations],
-        "misses": [
-            _miss(o) for o in default.outcomes if o.question.answerable and (not o.rank or o.rank > 5)
-        ],
-    }
-
-
-def _miss(o: Outcome) -> dict:
-    return {
-        "id": o.question.id,
-        "type": o.question.type,
-        "question": o.question.question,
-        "answer": o.question.answer,
-        "rank": o.rank,
-        "first": None if o.first is None else {"doc_id": o.first.doc_id, "text": o.first.text},
-    }
-
-
-def _row(s: SystemScores) -> str:
-    nf = (
-        f"{s.nothing_found_unanswerable:.2f} / {s.nothing_found_answerable:.2f}"
-        if s.nothing_found_unanswerable is not None
-        else "–"
-    )
-    recalls = " | ".join(f"{s.recall[c]:.3f}" for c in CUTOFFS)
-    return f"| {s.name} | {recalls} | {s.mrr:.3f} | {s.ndcg:.3f} | {s.mean_passage_chars:.0f} | {nf} |"
-
-
-def _markdown(report: Report) -> str:
-    head = (
-        "| system | R@1 | R@3 | R@5 | R@10 | MRR@10 | nDCG@10 | mean passage chars "
-        "| nothing found: unanswerable / answerable |\n|---|---|---|---|---|---|---|---|---|"
-    )
-    default = report.systems[0]
-    shown = {k: v for k, v in report.settings.items() if k not in ("corpus", "index")}
-    lines = [
-        f"# Retrieval evaluation ({report.split} split, k={report.k})",
-        "",
-        f"Gold: `{report.gold}`, {default.answerable} answerable questions. Settings: `{json.dumps(shown)}`.",
-        "",
-        head,
-        *(_row(s) for s in report.systems),
-        "",
-        f"## {default.name} by question type",
-        "",
-        "| type | n | R@5 | MRR@10 |",
-        "|---|---|---|---|",
-        *(f"| {t} | {v['n']} | {v['recall@5']:.3f} | {v['mrr']:.3f} |" for t, v in default.by_type.items()),
-    ]
-    if report.calibrated_min_relevance is not None:
-        lines += [
-            "",
-            f"Calibrated on the dev split: min_relevance = {report.calibrated_min_relevance:.4f} "
-            '(at most 5% of answerable dev questions answered "nothing found").',
-        ]
-    if report.ablations:
-        lines += [
-            "",
-            "## Ablation: each lever changed alone (hybrid)",
-            "",
-            head,
-            _row(default),
-            *(_row(s) for s in report.ablations),
-        ]
-    misses = [o for o in default.outcomes if o.question.answerable and (not o.rank or o.rank > 5)]
-    lines += ["", f"## Questions {default.name} misses in the top 5 ({len(misses)})", ""]
-    for o in misses:
-        first = " ".join(o.first.text.split())[:160] if o.first else "(nothing)"
-        where = f"rank {o.rank}" if o.rank else f"not in top {report.k}"
-        lines.append(
-            f"- **{o.question.id}** ({o.question.type}, {where}) {o.question.question}  \n"
-            f"  answer: «{o.question.answer}»; first: `{o.first.doc_id if o.first else ''}` {first}"
-        )
-    lines.append("")
-    return "\n".join(lines)
-
-
-def _chart(report: Report, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    systems = report.systems + report.ablations
-    names = [s.name for s in systems]
-    fig, ax = plt.subplots(figsize=(10, 0.45 * len(systems) + 1.5))
-    y = range(len(systems))
-    ax.barh([i + 0.2 for i in y], [s.recall[5] for s in systems], height=0.4, label="Recall@5")
-    ax.barh([i - 0.2 for i in y], [s.mrr for s in systems], height=0.4, label="MRR@10")
-    ax.set_yticks(list(y), names)
-    ax.invert_yaxis()
-    ax.set_xlim(0.4, 1)
-    ax.axvline(0.95, color="grey", linestyle=":", linewidth=1)
-    ax.axvline(0.88, color="grey", linestyle="--", linewidth=1)
-    ax.set_title(f"Retrieval on the {report.split} split (dotted: R@5 target, dashed: MRR target)")
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)

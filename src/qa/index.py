@@ -1,27 +1,28 @@
 """Index: a folder of plain files that `manifest.json` names, with their checksums.
 
-    manifest.json            format, embedder, chunker, tokeniser, corpus file hashes
+    manifest.json            format, embedder, chunker, tokeniser, corpus file hashes,
+                             where each array lies in the files below
     texts-<sha>.txt          every document's text (NFC, UTF-8), one after another
     catalog-<sha>.json       each document's id, title, hash and place in texts; the headings
-    chunks-<sha>.npz         every passage as numbers: document, character and byte span,
+    chunks-<sha>.npy         every passage as numbers: document, character and byte span,
                              words, heading, key of the embedded text
     vectors-<sha>.npy        passage vectors (float32), row i = chunk i
     dense-<sha>.faiss        the FAISS index over them: exact, or HNSW above EXACT_MAX
-    lexical-<sha>.npz        BM25 weight matrices; vocabulary-<sha>.json their terms
+    lexical-<sha>.npy        BM25 postings and their weights, per field
+    vocabulary-<sha>.txt     the fields' terms, one a line, in byte order
 
-Data files are named by their content and never overwritten; a build writes new ones
-and then replaces `manifest.json` in one rename, so a crash leaves the old index whole
-(`folder.py` says what may be written and deleted there).
-Texts and vectors are memory-mapped, and a passage's text is read only when it is shown,
-so a million passages load in seconds and cost little resident memory.
-This is the only module that knows FAISS.
+Data files are named by their content and never overwritten; a build writes new ones and then
+replaces `manifest.json` in one rename, so a crash leaves the old index whole (`folder.py` says
+what may be written and deleted there). Every array is memory-mapped: nothing is parsed or copied
+on load, so a million passages load in seconds and cost only the pages that queries touch. The
+files of several arrays are written by `packed.py`, and the manifest's `layout` says where each
+array lies in them. This is the only module that knows FAISS.
 """
 
 from __future__ import annotations
 
 import bisect
 import dataclasses
-import io
 import json
 import logging
 import time
@@ -32,9 +33,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from . import folder
+from . import folder, packed
 from .chunk import Chunk
-from .errors import IndexCorruptError, QAError
+from .errors import IndexCorruptError, IndexMismatchError, QAError
 from .lexical import LexicalIndex
 
 log = logging.getLogger(__name__)
@@ -42,11 +43,20 @@ log = logging.getLogger(__name__)
 MANIFEST = folder.MANIFEST
 
 # Dense index by corpus size, measured by `make bench` (bench/results): exact search stays
-# under a few milliseconds up to here; above, HNSW keeps recall@10 >= 0.98 at a fraction of the time.
+# under a few milliseconds up to here; above, HNSW over 8-bit scalar-quantised vectors proposes
+# candidates that the stored vectors re-score. An inverted file (IVF-SQ8, 1,000 lists) was measured
+# too: questions sit far from passages, and at 1M it needed 128 lists (13% of the vectors) for
+# recall@10 0.989, where HNSW scans a few thousand.
 EXACT_MAX = 50_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 256
+# Candidates HNSW keeps while searching, for recall@10 >= 0.98 against exact search on the embedded
+# gold questions at 1M passages (bench/results): 256 gave 0.868, 512 0.934, 1024 0.969, 2048 0.984,
+# 4096 0.992; at 100k, 256 already gives 0.98.
+HNSW_EF_SEARCH = 2048
+# Candidates HNSW proposes at least, re-scored with the stored vectors: its 8-bit codes misorder
+# near ties, and 10 asked for 10 found 0.935 of the exact top 10 at 100k where 50 found all.
+RESCORED = 50
 # A reader that finds a file gone because a build replaced the manifest meanwhile tries the
 # new manifest; two builds finishing during one load is already unlikely, so three tries.
 LOAD_ATTEMPTS = 3
@@ -157,13 +167,15 @@ class Index:
             params = faiss.SearchParametersHNSW(efSearch=ef, sel=selector)
         else:
             params = None if selector is None else faiss.SearchParameters(sel=selector)
-        sims, ids = self.dense.search(vector.reshape(1, -1), n, params=params)
         if isinstance(self.dense, faiss.IndexFlat):  # already exact
+            sims, ids = self.dense.search(vector.reshape(1, -1), n, params=params)
             keep = ids[0] >= 0
             return ids[0][keep].astype(np.int64), sims[0][keep]
+        proposed = min(max(n, RESCORED), self.dense.ntotal)
+        _, ids = self.dense.search(vector.reshape(1, -1), proposed, params=params)
         found = ids[0][ids[0] >= 0].astype(np.int64)
         sims = self.similarity(vector, found)
-        order = np.argsort(-sims, kind="stable")
+        order = np.argsort(-sims, kind="stable")[:n]
         return found[order], sims[order]
 
     def similarity(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -198,30 +210,33 @@ class Index:
 
     @classmethod
     def _open(cls, path: Path, manifest: dict) -> Index:
-        files = manifest["files"]
+        files, layout = manifest["files"], manifest.get("layout")
+        if not isinstance(layout, dict):
+            raise IndexMismatchError(
+                f"index at {path} was written by an older version of qa; rebuild it with: "
+                f"{folder.rebuild_hint(path, manifest.get('corpus'))}"
+            )
         for name in files.values():
             folder.verify(path, name, manifest["checksums"][name], corpus=manifest.get("corpus"))
         catalog = json.loads((path / files["catalog"]).read_text(encoding="utf-8"))
         documents = {
             d["id"]: StoredDocument(**{**d, "pages": tuple(d.get("pages", ()))}) for d in catalog["documents"]
         }
-        size = (path / files["texts"]).stat().st_size
-        texts = np.memmap(path / files["texts"], dtype=np.uint8, mode="r") if size else np.empty(0, np.uint8)
-        with np.load(path / files["chunks"], allow_pickle=False) as arrays:
-            table = {name: arrays[name] for name in arrays.files}
+        texts = packed.mapped(path / files["texts"])
+        table = packed.arrays(path / files["chunks"], layout["chunks"])
         chunks = ChunkTable(list(documents.values()), catalog["headings"], table, texts)
-        keys = table["key"]
-        dense = faiss.read_index(str(path / files["dense"]))
-        vectors = np.load(path / files["vectors"], mmap_mode="r", allow_pickle=False)
-        with np.load(path / files["lexical"], allow_pickle=False) as arrays:
-            vocabularies = json.loads((path / files["vocabulary"]).read_text(encoding="utf-8"))
-            lexical = LexicalIndex.from_arrays(manifest["chunker"]["tokenizer"], arrays, vocabularies)
-        if not (dense.ntotal == len(vectors) == lexical.exact.counts.shape[0] == len(chunks)):
+        # the vectors' codes are memory-mapped, not copied: only the graph is read into memory
+        dense = faiss.read_index(str(path / files["dense"]), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+        vectors = np.load(path / files["vectors"], mmap_mode="r", allow_pickle=False).view(np.ndarray)
+        arrays = packed.arrays(path / files["lexical"], layout["lexical"])
+        arrays |= packed.arrays(path / files["vocabulary"], layout["vocabulary"])
+        lexical = LexicalIndex.from_arrays(manifest["chunker"]["tokenizer"], arrays, passages=len(chunks))
+        if not (dense.ntotal == len(vectors) == len(chunks)):
             raise IndexCorruptError(
                 f"index at {path} has {len(chunks)} passages but {dense.ntotal} vectors; "
                 f"rebuild it with: {folder.rebuild_hint(path, manifest.get('corpus'))}"
             )
-        return cls(path, manifest, documents, chunks, keys, dense, vectors, lexical, texts)
+        return cls(path, manifest, documents, chunks, table["key"], dense, vectors, lexical, texts)
 
 
 def dense_index(vectors: np.ndarray) -> tuple[faiss.Index, dict]:
@@ -229,13 +244,13 @@ def dense_index(vectors: np.ndarray) -> tuple[faiss.Index, dict]:
     n, dim = vectors.shape
     if n <= EXACT_MAX:
         index = faiss.IndexFlatIP(dim)
-        index.add(vectors)
+        index.add(np.ascontiguousarray(vectors))
         return index, {"type": "flat", "count": n}
     index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-    sample = vectors[np.random.default_rng(0).choice(n, min(n, 100_000), replace=False)]
-    index.train(np.ascontiguousarray(sample))
-    for at in range(0, n, 100_000):
+    sample = np.sort(np.random.default_rng(0).choice(n, min(n, 100_000), replace=False))
+    index.train(np.ascontiguousarray(vectors[sample]))
+    for at in range(0, n, 100_000):  # a slice at a time: the vectors may be memory-mapped
         index.add(np.ascontiguousarray(vectors[at : at + 100_000]))
     params = {"M": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION, "ef_search": HNSW_EF_SEARCH}
     return index, {"type": "hnsw-sq8", "count": n, **params}
@@ -280,14 +295,19 @@ def write_index(
         "key": np.array(keys, dtype="S40"),
     }
     catalog_json = {"documents": catalog, "headings": list(headings)}
+    arrays = lexical.arrays()
+    terms = {name: arrays.pop(name) for name in list(arrays) if name.endswith("_text")}
+    layout = {}
     written = {
         "texts": folder.put(path, "texts", ".txt", b"".join(blobs)),
-        "catalog": folder.put(path, "catalog", ".json", _json(catalog_json)),
-        "chunks": folder.put(path, "chunks", ".npz", _npz(table)),
+        "catalog": folder.put(
+            path, "catalog", ".json", json.dumps(catalog_json, ensure_ascii=False).encode()
+        ),
+        "chunks": packed.put(path, "chunks", ".npy", table, layout, header=True),
         "dense": folder.put(path, "dense", ".faiss", faiss.serialize_index(index).tobytes()),
-        "vectors": folder.put(path, "vectors", ".npy", _npy(vectors)),
-        "lexical": folder.put(path, "lexical", ".npz", _npz(lexical.arrays())),
-        "vocabulary": folder.put(path, "vocabulary", ".json", _json(lexical.vocabularies())),
+        "vectors": folder.put(path, "vectors", ".npy", packed.npy(vectors)),
+        "lexical": packed.put(path, "lexical", ".npy", arrays, layout, header=True),
+        "vocabulary": packed.put(path, "vocabulary", ".txt", terms, layout, header=False),
     }
     current = {name for name, _ in written.values()}
     manifest = {
@@ -297,6 +317,7 @@ def write_index(
         "embedder": embedder,
         "chunker": chunker,
         "dense": dense,
+        "layout": layout,
         "counts": {"documents": len(documents), "passages": len(chunks)},
         "documents": {doc_id: stored.sha256 for doc_id, (stored, _) in documents.items()},
         "skipped": skipped,
@@ -341,15 +362,3 @@ def _byte_offsets(text: str) -> Callable[[int], int]:
     sizes = 1 + (codes >= 0x80).astype(np.int64) + (codes >= 0x800) + (codes >= 0x10000)
     cumulative = np.concatenate([[0], np.cumsum(sizes)])
     return lambda at: int(cumulative[at])
-
-
-def _npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
-    return buffer.getvalue()
-
-
-def _npz(arrays: dict[str, np.ndarray]) -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()

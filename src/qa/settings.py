@@ -39,6 +39,8 @@ class Settings:
     fusion: Fusion = "zscore"
     dense_weight: float = 0.5  # share of the dense scores in hybrid fusion
     restore_diacritics: bool = True  # re-accent unaccented questions for the dense model
+    # a cross-encoder (folder or cached hub name) that re-scores the best fused passages; None: off
+    reranker: str | None = None
     # where the chat app and its JSON API listen
     host: str = "127.0.0.1"
     port: int = 7860
@@ -58,6 +60,10 @@ class Settings:
                 raise SettingsError(f"{field.name} must be one of {', '.join(allowed)}, not {value!r}")
         if not 0 <= self.dense_weight <= 1:
             raise SettingsError(f"dense_weight must be between 0 and 1, not {self.dense_weight}")
+        if self.reranker is not None and not self.reranker.strip():
+            raise SettingsError(
+                "reranker must name a cross-encoder model or folder; leave it unset to search without one"
+            )
         if self.k < 1:
             raise SettingsError(f"k must be at least 1, not {self.k}")
         if self.max_upload_mb < 1:

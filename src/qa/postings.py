@@ -1,0 +1,296 @@
+"""Postings: for each term, the passages that contain it and the BM25 weight it gives each.
+
+A field's postings are plain arrays, one run per term in passage order, with the weights
+computed at build time, so they are memory-mapped on load and a query only adds numbers.
+`score` reads the rarest terms in full and the common ones ("của", "nhân dân") only for the
+passages that can still reach the top (MaxScore), exact for the best EXACT_DEPTH passages up to
+COMPLETE_MAX completions.
+"""
+
+from __future__ import annotations
+
+import functools
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+K1 = 1.2
+B = 0.75
+# Postings read in full before the common terms are pruned (one bincount, about 2 ms); at 100k
+# passages 50,000 and 20,000 were no faster: the floor is then lower and more passages are completed.
+ESSENTIAL_BUDGET = 200_000
+# The best passages whose scores are exact whatever is pruned: retrieve asks for 50 at k=5 and
+# widens the pool 4x when overlapping passages collapse, so 200 keeps one widening exact.
+EXACT_DEPTH = 200
+# Passages completed in full, per passage of the exact top, to find a floor under its lowest score.
+FLOOR_PROBE = 4
+# Passages the skipped terms complete at most, the best by the terms read: bounds a query's cost.
+# Below it the top is exact; on the synthetic bench corpus, where every term is in thousands of
+# passages, the top 10 matched reading every posting for 200 of 200 questions at 100k passages and
+# 96 of 100 at 1M (bench/results).
+COMPLETE_MAX = 2_000
+# A common term is looked up passage by passage (binary search) while that costs less than
+# reading its whole run: a lookup costs about this many postings read.
+LOOKUP_COST = 64
+FOUND_CACHE = 1 << 16  # terms whose columns are remembered: a few MB
+# Passages whose postings are gathered per block of the build; bounds its memory (about
+# 20 bytes per token at once) whatever the corpus size.
+BUILD_BLOCK = 50_000
+
+
+class Vocabulary(Mapping[str, int]):
+    """Term → column. The terms are one UTF-8 buffer in byte order, so a lookup is a binary
+    search over a memory-mapped file and loading parses nothing (millions of bigrams)."""
+
+    def __init__(self, text: np.ndarray, starts: np.ndarray) -> None:
+        self.text = text  # every term followed by "\n"
+        self.starts = starts  # where term i begins; one more entry: the end
+        # the same memory as Python buffers: a binary search slices them ~10x faster than arrays
+        self._text, self._starts = memoryview(text), memoryview(starts)
+        # questions share their common words: a term looked up lately is not searched again
+        self.find = functools.lru_cache(maxsize=FOUND_CACHE)(self._find)
+
+    def term(self, column: int) -> str:
+        return self._key(column).decode("utf-8")
+
+    def _find(self, term: str) -> int:
+        """The column of `term`, or -1."""
+        key, low, high = term.encode("utf-8"), 0, len(self)
+        while low < high:
+            middle = (low + high) // 2
+            if self._key(middle) < key:
+                low = middle + 1
+            else:
+                high = middle
+        return low if low < len(self) and self._key(low) == key else -1
+
+    def _key(self, column: int) -> bytes:
+        return bytes(self._text[self._starts[column] : self._starts[column + 1] - 1])
+
+    def __getitem__(self, term: str) -> int:
+        column = self.find(term)
+        if column < 0:
+            raise KeyError(term)
+        return column
+
+    def __contains__(self, term: object) -> bool:
+        return isinstance(term, str) and self.find(term) >= 0
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def __iter__(self) -> Iterator[str]:
+        return (self.term(i) for i in range(len(self)))
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field's postings: for each term (column), the passages that contain it and the
+    BM25 weight it gives each of them, in passage order."""
+
+    vocabulary: Vocabulary
+    starts: np.ndarray  # int64 per term, one more at the end: its postings' place in rows/weights
+    rows: np.ndarray  # int32 per posting: the passage
+    weights: np.ndarray  # float32 per posting: idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * len / avg))
+    idf: np.ndarray  # float32 per term
+    peak: np.ndarray  # float32 per term: its largest weight, what it can add to any passage
+    unigrams: np.ndarray  # int32: the columns of one-syllable terms, to restore diacritics
+    passages: int
+
+    @property
+    def document_frequency(self) -> np.ndarray:
+        return np.diff(self.starts)
+
+    def terms(self, tokens: Sequence[str], weight: float) -> list[Term]:
+        """The question's distinct terms that the field knows, each weighed by `weight`."""
+        found = {self.vocabulary.find(t) for t in set(tokens)} - {-1}
+        return [
+            Term(
+                self.rows[self.starts[c] : self.starts[c + 1]],
+                self.weights[self.starts[c] : self.starts[c + 1]],
+                weight,
+                weight * float(self.peak[c]),
+            )
+            for c in sorted(found)
+        ]
+
+
+FIELD_ARRAYS = ("starts", "rows", "weights", "idf", "peak", "unigrams")
+
+
+@dataclass(frozen=True)
+class Term:
+    rows: np.ndarray
+    weights: np.ndarray
+    weight: float  # of its field
+    bound: float  # the most it adds to a passage's score
+
+
+def score(terms: list[Term], n: int) -> np.ndarray:
+    """BM25 of every passage, exact for the EXACT_DEPTH best (MaxScore).
+
+    The terms that can add most are read in full until ESSENTIAL_BUDGET postings are read. The
+    best passages so far, completed with the other terms, give a floor under the EXACT_DEPTH-th
+    best score; the commonest terms whose bounds add up to less than that floor cannot lift an
+    unread passage into the top, so they only complete the passages that can still reach it. The
+    other terms are read in full. Passages that cannot reach the top keep a partial score."""
+    terms = sorted(terms, key=lambda t: (-t.bound, len(t.rows)))
+    sizes = np.cumsum([len(t.rows) for t in terms])
+    first = max(1, int(np.searchsorted(sizes, ESSENTIAL_BUDGET, side="right"))) if terms else 0
+    read, terms = terms[:first], terms[first:]
+    scores = np.bincount(  # one pass over what is read in full; a passage's sum in term order
+        np.concatenate([t.rows for t in read] or [np.empty(0, np.int32)]),
+        np.concatenate([t.weight * t.weights.astype(np.float64) for t in read] or [np.empty(0)]),
+        minlength=n,
+    )
+    candidates = np.flatnonzero(scores)
+    if not terms or len(candidates) < EXACT_DEPTH:
+        for term in terms:
+            _add(scores, term)
+        return scores.astype(np.float32)
+    probe = np.sort(
+        candidates[np.argpartition(-scores[candidates], EXACT_DEPTH - 1)[: FLOOR_PROBE * EXACT_DEPTH]]
+    )
+    probed = scores[probe] + _complete(terms, probe, n)
+    floor = np.partition(probed, -EXACT_DEPTH)[-EXACT_DEPTH]
+    skipped, rest = [], 0.0
+    for term in sorted(terms, key=lambda t: t.bound):  # the commonest first
+        if rest + term.bound < floor:
+            skipped.append(term)
+            rest += term.bound
+        else:
+            _add(scores, term)
+    if skipped:
+        _finish(scores, skipped[::-1], floor, rest)
+    return scores.astype(np.float32)
+
+
+def _finish(scores: np.ndarray, terms: list[Term], floor: float, rest: float) -> None:
+    """Add `terms` (largest bound first; `rest`: their bounds' sum) to the passages that can still
+    reach `floor` (at most COMPLETE_MAX); after each term fewer can, since less is left to add."""
+    alive = np.flatnonzero(scores)
+    alive = alive[scores[alive] + rest >= floor]
+    if len(alive) > COMPLETE_MAX:  # the best so far only: the exact top is then likely, not certain
+        alive = np.sort(alive[np.argpartition(-scores[alive], COMPLETE_MAX - 1)[:COMPLETE_MAX]])
+    marked = np.zeros(len(scores), dtype=bool)
+    marked[alive] = True
+    for term in terms:
+        if len(alive) * LOOKUP_COST < len(term.rows):  # a binary search per passage
+            where = np.minimum(np.searchsorted(term.rows, alive), len(term.rows) - 1)
+            hit = term.rows[where] == alive
+            scores[alive[hit]] += term.weight * term.weights[where[hit]].astype(np.float64)
+        else:  # one pass over the term's postings
+            hit = marked[term.rows]
+            scores[term.rows[hit]] += term.weight * term.weights[hit].astype(np.float64)
+        rest -= term.bound
+        keep = scores[alive] + rest >= floor
+        marked[alive[~keep]] = False
+        alive = alive[keep]
+
+
+def _add(scores: np.ndarray, term: Term) -> int:
+    scores[term.rows] += term.weight * term.weights.astype(np.float64)  # a term's rows are distinct
+    return len(term.rows)
+
+
+def _complete(terms: list[Term], rows: np.ndarray, n: int) -> np.ndarray:
+    """What `terms` add to each of the sorted `rows`: a binary search per row in a long run,
+    a pass over a short one."""
+    out = np.zeros(len(rows), dtype=np.float64)
+    marked = None
+    for term in terms:
+        if len(rows) * LOOKUP_COST < len(term.rows):
+            where = np.minimum(np.searchsorted(term.rows, rows), len(term.rows) - 1)
+            hit = term.rows[where] == rows
+            out[hit] += term.weight * term.weights[where[hit]].astype(np.float64)
+            continue
+        if marked is None:
+            marked = np.zeros(n, dtype=bool)
+            marked[rows] = True
+        at = np.flatnonzero(marked[term.rows])
+        out[np.searchsorted(rows, term.rows[at])] += term.weight * term.weights[at].astype(np.float64)
+    return out
+
+
+class FieldBuilder:
+    """Gathers postings block by block of passages: each block's tokens are counted in numpy
+    and kept as (term, passage, count) triples, 9 bytes a posting, never as one token list."""
+
+    def __init__(self) -> None:
+        self.vocabulary: dict[str, int] = {}
+        self.ids = array("i")  # the current block's tokens, as term ids
+        self.lengths = array("i")  # every passage's token count
+        self.blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, tokens: list[str]) -> None:
+        self.lengths.append(len(tokens))
+        vocabulary = self.vocabulary
+        self.ids.extend([vocabulary.setdefault(t, len(vocabulary)) for t in tokens])
+        if len(self.lengths) % BUILD_BLOCK == 0:
+            self._flush()
+
+    def _flush(self) -> None:
+        first = BUILD_BLOCK * len(self.blocks)
+        lengths = np.frombuffer(self.lengths, dtype=np.int32)[first:]
+        rows = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+        ids = np.frombuffer(self.ids, dtype=np.int32).astype(np.int64)
+        pairs, counts = np.unique(ids * BUILD_BLOCK + rows, return_counts=True)  # term, then passage
+        terms, rows = np.divmod(pairs, BUILD_BLOCK)
+        self.blocks.append(
+            (
+                terms.astype(np.int32),
+                (rows + first).astype(np.int32),
+                np.minimum(counts, 255).astype(np.uint8),
+            )
+        )
+        self.ids = array("i")
+
+    def build(self) -> Field:
+        if len(self.lengths) % BUILD_BLOCK or not self.blocks:
+            self._flush()
+        n = len(self.lengths)
+        # columns in the terms' byte order, so that the vocabulary is a sorted buffer
+        words = list(self.vocabulary)
+        encoded = [w.encode("utf-8") for w in words]
+        order = sorted(range(len(words)), key=encoded.__getitem__)
+        column = np.empty(len(words), dtype=np.int32)
+        column[order] = np.arange(len(words), dtype=np.int32)
+        df = np.zeros(len(words), dtype=np.int64)
+        for terms, _, _ in self.blocks:
+            df += np.bincount(column[terms], minlength=len(words))
+        starts = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
+        rows = np.empty(int(starts[-1]), dtype=np.int32)
+        tf = np.empty(int(starts[-1]), dtype=np.uint8)
+        cursor = starts[:-1].copy()
+        while self.blocks:  # blocks come in passage order: each term's rows stay sorted
+            terms, block_rows, counts = self.blocks.pop(0)
+            columns = column[terms]
+            by_column = np.argsort(columns, kind="stable")
+            columns = columns[by_column]
+            sizes = np.bincount(columns, minlength=len(words))
+            first = np.concatenate([[0], np.cumsum(sizes)])[:-1]
+            at = cursor[columns] + (np.arange(len(columns)) - first[columns])
+            rows[at], tf[at] = block_rows[by_column], counts[by_column]
+            cursor += sizes
+        idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        lengths = np.frombuffer(self.lengths, dtype=np.int32)
+        average = float(lengths.mean()) if n and lengths.mean() > 0 else 1.0
+        norm = (K1 * (1 - B + B * lengths.astype(np.float32) / average)).astype(np.float32)
+        weights = np.empty(len(rows), dtype=np.float32)
+        peak = np.zeros(len(words), dtype=np.float32)
+        for at in range(0, len(words), 1 << 16):  # a slice of terms at a time: bounded memory
+            c = slice(at, at + (1 << 16))
+            span = slice(starts[at], starts[min(at + (1 << 16), len(words))])
+            term_idf = np.repeat(idf[c], df[c])
+            f = tf[span].astype(np.float32)
+            weights[span] = term_idf * f * (K1 + 1) / (f + norm[rows[span]])
+            if span.stop > span.start:  # every term is in some passage: its run is not empty
+                peak[c] = np.maximum.reduceat(weights[span], starts[:-1][c] - starts[at])
+        text = b"".join(encoded[i] + b"\n" for i in order)
+        term_starts = np.zeros(len(words) + 1, dtype=np.int64)
+        term_starts[1:] = np.cumsum([len(encoded[i]) + 1 for i in order])
+        unigrams = np.array([column[i] for i, w in enumerate(words) if "_" not in w], dtype=np.int32)
+        vocabulary = Vocabulary(np.frombuffer(text, dtype=np.uint8), term_starts)
+        return Field(vocabulary, starts, rows, weights, idf, peak, np.sort(unigrams), n)
