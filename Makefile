@@ -43,8 +43,9 @@ clean:
 eval: install
 	$(BIN)/qa eval --corpus seeds --index index --ablation
 
-# Benchmarks from the seeds to a million passages (about half an hour), then the HTTP load test
+# Benchmarks from the seeds to a million passages (about half an hour), `ask` beside `search`, then the HTTP load test
 # (20 clients x 50 requests on /api/search): bench/results/.
 bench: install
 	$(BIN)/python bench/bench.py --out bench/results
+	$(BIN)/python bench/ask.py --out bench/results
 	$(BIN)/python bench/load.py --out bench/results

@@ -359,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     with sock:
         try:
             retriever = Retriever.load(settings=settings)
+            retriever.reranker  # noqa: B018  loaded now: a wrong QA_RERANKER fails here, not at the first question
         except QAError as err:
             print(f"qa: error: {err}", file=sys.stderr)
             return 1

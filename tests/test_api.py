@@ -33,6 +33,18 @@ def test_settings_come_from_defaults_env_and_flags():
     assert Settings().max_upload_mb == 50 and Settings.from_env({"QA_MAX_UPLOAD_MB": "8"}).max_upload_mb == 8
     with pytest.raises(SettingsError, match="max_upload_mb"):
         Settings.from_env({"QA_MAX_UPLOAD_MB": "0"})
+    assert Settings.from_env({"QA_MIN_CONFIDENCE": "0.6"}).min_confidence == 0.6
+    with pytest.raises(SettingsError, match="QA_MIN_CONFIDENCE"):
+        Settings.from_env({"QA_MIN_CONFIDENCE": "60"})
+
+
+def test_min_confidence_decides_when_a_missing_detail_is_still_answered(seed_index):
+    question = "Kinh phí hoạt động năm 2023 của HAUFO là bao nhiêu?"  # the pages never give it
+    strict = Retriever.load(seed_index, settings=Settings()).ask(question)
+    assert strict.verdict == "missing_detail" and not strict.found
+    lenient = Retriever.load(seed_index, settings=Settings(min_confidence=0.0)).ask(question)
+    assert lenient.found and lenient.sentences and lenient.message == ""
+    assert lenient.confidence == strict.confidence  # the setting moves the bar, not the measure
 
 
 def test_loading_uses_the_embedder_recorded_in_the_index(seed_index):

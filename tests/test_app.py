@@ -489,6 +489,9 @@ def test_chat_answers_cites_and_opens_the_source(server, browser):
     assert "Không tìm thấy" in page.locator(".qa-none").first.inner_text()
     assert page.get_by_text("Các đoạn gần nhất").count() == 1
     assert page.locator(".qa-answer").count() == 1  # the first answer is still in the history
+    _ask(page, "Kinh phí hoạt động năm 2023 của HAUFO là bao nhiêu?")
+    page.locator(".qa-none").nth(1).wait_for(timeout=60_000)
+    assert "nhưng không nêu kinh phí hoạt động" in page.locator(".qa-none").nth(1).inner_text()
     page.close()
 
 

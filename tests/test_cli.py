@@ -51,6 +51,13 @@ def test_ask_prints_numbered_cited_passages(seed_index):
     assert "80,77 điểm" in out.stdout
 
 
+def test_ask_says_which_detail_the_documents_do_not_give(seed_index):
+    out = run("--index", str(seed_index), "ask", "Kinh phí hoạt động năm 2023 của HAUFO là bao nhiêu?")
+    assert out.returncode == 0, out.stderr
+    assert "nhưng không nêu kinh phí hoạt động" in out.stdout and "Trả lời:" not in out.stdout
+    assert "Các đoạn gần nhất" in out.stdout and "[1] " in out.stdout
+
+
 def test_errors_are_one_line_and_exit_non_zero(tmp_path):
     out = run("ask", "--index", str(tmp_path / "none"), "câu hỏi")
     assert out.returncode == 1

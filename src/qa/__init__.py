@@ -10,6 +10,7 @@ from .errors import (
     CorpusError,
     DocumentNotFoundError,
     EmbedderError,
+    GoldError,
     IndexCorruptError,
     IndexLocationError,
     IndexMismatchError,
@@ -17,11 +18,13 @@ from .errors import (
     MissingToolError,
     QAError,
     QueryError,
+    RerankerError,
+    SettingsError,
     UploadError,
 )
 from .readers import SUFFIXES
 from .retrieve import MAX_QUESTION_CHARS, MODES, Hit, Mode
-from .settings import Settings, SettingsError
+from .settings import Settings
 from .web import (
     BasicAuth,
     BodyLimit,
@@ -63,6 +66,7 @@ __all__ = [
     "Duplicate",
     "Embedder",
     "EmbedderError",
+    "GoldError",
     "Hit",
     "IndexCorruptError",
     "IndexLocationError",
@@ -74,6 +78,7 @@ __all__ = [
     "QueryError",
     "Rejected",
     "RemoveReport",
+    "RerankerError",
     "Retriever",
     "SecurityHeaders",
     "Settings",

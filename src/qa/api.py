@@ -192,7 +192,14 @@ class Retriever:
         index = self.current()  # one index for the whole answer, even if a rebuild lands meanwhile
         vector = self._embed(index, question)
         hits = self._search(index, question, k=k, mode=mode, docs=docs, vector=vector)
-        return answer(index, question, hits, vector=vector, min_relevance=self.settings.min_relevance)
+        return answer(
+            index,
+            question,
+            hits,
+            vector=vector,
+            min_relevance=self.settings.min_relevance,
+            min_confidence=self.settings.min_confidence,
+        )
 
     def _search(self, index: Index, question, *, k, mode, docs, vector) -> list[Hit]:
         mode = self.settings.mode if mode is None else mode

@@ -313,7 +313,7 @@ def _print_answer(answer) -> None:
         print(textwrap.fill(f"Trả lời: {lead}", width=100))
         print("\nNguồn:")
     else:
-        print("Không tìm thấy đoạn văn nào đủ liên quan để trả lời câu hỏi này.")
+        print(textwrap.fill(_printable(answer.message), width=100))
         if answer.passages:
             print("\nCác đoạn gần nhất (có thể không trả lời được câu hỏi):")
     for h in answer.passages:

@@ -47,3 +47,11 @@ class DocumentNotFoundError(QAError):
 
 class RerankerError(QAError):
     """The reranking model cannot be loaded or used."""
+
+
+class SettingsError(QAError):
+    """A setting has a value the assistant cannot use."""
+
+
+class GoldError(QAError):
+    """The gold question file for `qa eval` cannot be read or has no usable questions."""

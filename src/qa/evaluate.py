@@ -22,12 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import QAError, Retriever, Settings
+from . import GoldError, Mode, Retriever, Settings
 from .answer import ANSWER_PASSAGES
 from .progress import progress_bars
 from .report import CUTOFFS, Outcome, Report, SystemScores
 from .report import write_report as write_report  # `qa eval` writes what `evaluate` returns
-from .retrieve import Mode
 from .text import syllables
 
 TYPES = ("fact", "definition", "list", "paraphrase", "no_diacritics", "multi_doc", "unanswerable")
@@ -69,10 +68,6 @@ BUILD_FIELDS = (
     "tokenizer",
     "accent_field",
 )
-
-
-class GoldError(QAError):
-    """The gold question file cannot be used."""
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from .api import Retriever
-from .retrieve import Mode
+from . import Mode, Retriever
 
 
 class QARetriever(BaseRetriever):

@@ -46,7 +46,6 @@ PART_OVERHEAD = 64 * 1024
 OTHER_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "PROPFIND"]
 MAX_K = 50  # passages per answer: more than anyone reads; the chat's slider stops at 10
 ROUTES = "GET /api/health, POST /api/search, GET/POST /api/documents, GET/DELETE /api/documents/{id}"
-NOTHING_FOUND = "Không tìm thấy đoạn văn nào trong tài liệu trả lời được câu hỏi này."
 # What a download says it is, by the original file's suffix; the bytes are sent as they were stored.
 MEDIA_TYPES = {
     ".txt": "text/plain",
@@ -222,7 +221,7 @@ def render_answer(answer: Answer, retriever: Retriever) -> str:
         parts.append(f"<div class='qa-answer'><b>Trả lời:</b> {lead}</div>")
         parts.append("<div class='qa-meta'>Nguồn trích dẫn:</div>")
     else:
-        parts.append(f"<div class='qa-none'><b>{NOTHING_FOUND}</b></div>")
+        parts.append(f"<div class='qa-none'><b>{html.escape(answer.message)}</b></div>")
         if answer.passages:
             parts.append("<div class='qa-meta'>Các đoạn gần nhất (có thể không liên quan):</div>")
     for hit in answer.passages:

@@ -9,13 +9,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .chunk import Chunker, Context
-from .errors import QAError
+from .errors import SettingsError
 from .lexical import Tokenizer
 from .retrieve import Fusion, Mode
-
-
-class SettingsError(QAError):
-    """A setting has a value the assistant cannot use."""
+from .verdict import MIN_CONFIDENCE
 
 
 @dataclass(frozen=True)
@@ -44,9 +41,13 @@ class Settings:
     # where the chat app and its JSON API listen
     host: str = "127.0.0.1"
     port: int = 7860
-    # "nothing found" below this cosine of question and best passage; calibrated on the dev
-    # questions by `qa eval` (answerable ones answered "nothing found" at most 5% of the time)
+    # the embedder's reference cosine of a question and its closest leading passage: 95% of the
+    # answerable dev questions reach it (`qa eval` prints it, calibrated); the verdict measures the
+    # dense signal from there
     min_relevance: float = 0.856
+    # how sure the verdict must be (0..1) to answer; below it "không nêu …" or "không tìm thấy".
+    # Higher refuses more; the default is fitted on dev by bench/verdict.py
+    min_confidence: float = MIN_CONFIDENCE
     # largest file `add` takes, in MiB (QA_MAX_UPLOAD_MB): room for a scanned PDF of a few hundred
     # pages (50-100 KiB a page), small enough that holding a whole upload in memory is harmless
     max_upload_mb: int = 50
@@ -63,6 +64,10 @@ class Settings:
         if self.reranker is not None and not self.reranker.strip():
             raise SettingsError(
                 "reranker must name a cross-encoder model or folder; leave it unset to search without one"
+            )
+        if not 0 <= self.min_confidence <= 1:
+            raise SettingsError(
+                f"min_confidence (QA_MIN_CONFIDENCE) must be between 0 and 1, not {self.min_confidence}"
             )
         if self.k < 1:
             raise SettingsError(f"k must be at least 1, not {self.k}")

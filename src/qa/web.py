@@ -23,7 +23,7 @@ import unicodedata
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
-from .settings import SettingsError
+from .errors import SettingsError
 
 log = logging.getLogger(__name__)
 
