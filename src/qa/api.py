@@ -19,7 +19,7 @@ import numpy as np
 from . import documents as managed
 from . import folder
 from .answer import Answer, answer
-from .build import BuildReport, ChunkerSettings, build_index
+from .build import BuildReport, build_index
 from .documents import AddReport, DocumentInfo, Progress, RemoveReport, Upload
 from .embed import DEFAULT_EMBEDDER, Embedder, embedder_id, load_embedder
 from .errors import DocumentNotFoundError, IndexMismatchError, QAError
@@ -102,15 +102,7 @@ class Retriever:
         embedder = embedder or load_embedder(
             settings.embedder or DEFAULT_EMBEDDER, segmented=settings.segment
         )
-        chunker = ChunkerSettings(
-            size=settings.chunk_size,
-            overlap=settings.chunk_overlap,
-            context=settings.context,
-            tokenizer=settings.tokenizer,
-            method=settings.chunker,
-            boilerplate=settings.boilerplate,
-            accent_field=settings.accent_field,
-        )
+        chunker = settings.chunker_settings()
         with progress_bars(progress, unit="passage") as bar:
             report = build_index(
                 corpus, index, embedder=embedder, chunker=chunker, rebuild=rebuild, progress=bar

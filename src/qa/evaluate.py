@@ -59,15 +59,6 @@ ABLATIONS: dict[str, dict] = {
     "dense weight 0.7": {"dense_weight": 0.7},
     "without diacritic restoration": {"restore_diacritics": False},
 }
-BUILD_FIELDS = (
-    "boilerplate",
-    "chunker",
-    "chunk_size",
-    "chunk_overlap",
-    "context",
-    "tokenizer",
-    "accent_field",
-)
 
 
 @dataclass(frozen=True)
@@ -381,6 +372,6 @@ def _evaluate(
 def _variant(corpus, index: Path, settings: Settings, change: dict, default: Retriever) -> Retriever:
     """A retriever with `change` applied; a new index only when the change touches how it is built."""
     changed = dataclasses.replace(settings, **change)
-    if not any(getattr(changed, f) != getattr(settings, f) for f in BUILD_FIELDS):
+    if changed.chunker_settings() == settings.chunker_settings():
         return Retriever(default.index, default.embedder, settings=changed)
     return Retriever.build(corpus, index, settings=changed, embedder=default.embedder)

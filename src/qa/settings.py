@@ -8,6 +8,7 @@ import typing
 from dataclasses import dataclass
 from typing import Literal
 
+from .build import ChunkerSettings
 from .chunk import Chunker, Context
 from .errors import SettingsError
 from .lexical import Tokenizer
@@ -93,6 +94,18 @@ class Settings:
                 values[field.name] = _parse(field.name, raw, hints[field.name])
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
+
+    def chunker_settings(self) -> ChunkerSettings:
+        """The settings that shape the index (recorded in its manifest): changing one means a rebuild."""
+        return ChunkerSettings(
+            size=self.chunk_size,
+            overlap=self.chunk_overlap,
+            context=self.context,
+            tokenizer=self.tokenizer,
+            method=self.chunker,
+            boilerplate=self.boilerplate,
+            accent_field=self.accent_field,
+        )
 
     def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
