@@ -16,21 +16,20 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal, NamedTuple
 
 import httpx
 import numpy as np
+from served import Server, cores, proc_sample, serve
 
 from qa import QAError
 
@@ -45,13 +44,11 @@ REQUEST_TIMEOUT_S = 30.0
 # The concurrent pass stops sending after this: 1000 requests at the 3.2/s measured before the fix
 # take about 310 s.
 PASS_DEADLINE_S = 900.0
-STARTUP_TIMEOUT_S = 180.0  # importing gradio and loading the seed index take about 10 s here
 SAMPLE_S = 0.5  # how often the server's RSS and CPU time are read
 PROGRESS_S = 5.0  # how often a progress row is printed
 VARIANT_QUESTIONS = 8  # gold questions also asked with other k, modes and a docs filter
 QUICK_QUESTIONS, QUICK_VARIANTS, QUICK_CLIENTS, QUICK_REQUESTS = 10, 2, 4, 5
 EXAMPLES_KEPT = 10  # differing or failed requests kept in the report
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def say(line: str) -> None:
@@ -219,91 +216,6 @@ def concurrent(
         raise
     pool.shutdown()
     return tally, time.perf_counter() - started
-
-
-class ProcSample(NamedTuple):
-    at: float
-    rss_mb: float
-    threads: int
-    cpu_s: float  # the server's CPU time
-    client_cpu_s: float  # this process's
-    machine_cpu_s: float  # every process's: what the others take is measured, not assumed away
-
-
-def proc_sample(pid: int) -> ProcSample:
-    """The server's resident memory, thread count and CPU time (user + system), from /proc."""
-    status = dict(
-        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
-    )
-    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    busy = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    return ProcSample(
-        time.monotonic(),
-        int(status["VmRSS"].split()[0]) / 1024,
-        int(status["Threads"]),
-        (int(stat[11]) + int(stat[12])) / CLOCK_TICKS,
-        time.process_time(),
-        sum(int(t) for t in busy[:3] + busy[5:8]) / CLOCK_TICKS,  # all but idle and iowait
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server(NamedTuple):
-    url: str
-    pid: int
-    startup_s: float
-
-
-@contextmanager
-def serve(index: Path, *, log: Path) -> Iterator[Server]:
-    """`app.py` serving `index` on a free local port, healthy; stopped however the block ends."""
-    port = free_port()
-    started = time.monotonic()
-    with log.open("w") as sink:
-        address = ["--host", "127.0.0.1", "--port", str(port)]
-        proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py"), "--index", str(index), *address],
-            cwd=ROOT,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            while True:
-                try:
-                    if httpx.get(url + "/api/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if proc.poll() is not None or time.monotonic() - started > STARTUP_TIMEOUT_S:
-                    raise QAError(
-                        f"app.py did not answer /api/health within {STARTUP_TIMEOUT_S:.0f} s "
-                        f"(exit code {proc.poll()}); check that the index loads with "
-                        f"`qa ask test --index {index}`. Server log:\n{log.read_text()[-2000:]}"
-                    )
-                time.sleep(SAMPLE_S)
-            yield Server(url, proc.pid, time.monotonic() - started)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def cores(first: ProcSample, last: ProcSample) -> dict[str, float]:
-    """Cores busy on average between two samples: the server, this load client, every other process."""
-    wall = max(last.at - first.at, 1e-9)
-    server, client = last.cpu_s - first.cpu_s, last.client_cpu_s - first.client_cpu_s
-    others = last.machine_cpu_s - first.machine_cpu_s - server - client
-    return {k: round(v / wall, 2) for k, v in (("server", server), ("client", client), ("others", others))}
 
 
 def run(server: Server, queries: list[Query], plan: Plan) -> dict:

@@ -11,6 +11,7 @@ from conftest import ROOT
 
 from qa import Retriever, Settings
 
+sys.path.insert(0, str(ROOT / "bench"))  # bench/load.py imports bench/served.py
 spec = importlib.util.spec_from_file_location("bench_load", ROOT / "bench" / "load.py")
 load = sys.modules["bench_load"] = importlib.util.module_from_spec(spec)  # bench/ is not a package
 spec.loader.exec_module(load)
