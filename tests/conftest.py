@@ -1,17 +1,21 @@
-"""Shared fixtures: the real default embedder and a real index of the seed corpus."""
+"""Shared fixtures: the real default embedder, a real index of the seed corpus, that index served by
+app.py, a headless browser and app.py as a module."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 
 import pytest
+from served_app import launch_browser, serve
 
 from qa import Retriever, Settings
 from qa.embed import E5Embedder
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
+SEED_DOC = "000_afc3e4fb20cb5761.txt"  # a seed page, for the routes that take a document id
 
 
 @pytest.fixture(scope="session")
@@ -63,3 +67,24 @@ def small_corpus(tmp_path) -> Path:
         encoding="utf-8",
     )
     return corpus
+
+
+@pytest.fixture(scope="session")
+def server(seed_index):
+    """app.py serving the seed index, started once for the run: each start costs about 10 s."""
+    yield from serve(seed_index)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for the module's browser tests."""
+    yield from launch_browser()
+
+
+@pytest.fixture(scope="module")
+def app():
+    """app.py as a module, for its functions."""
+    spec = importlib.util.spec_from_file_location("qa_app", ROOT / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -8,15 +8,13 @@ import re
 from pathlib import Path
 
 import pytest
-import test_app
 from conftest import SEEDS
 from samples_pdf import make_text_pdf
-from test_app import _ask, _request, _serve
+from served_app import ask, request, serve
 
 from qa import Retriever, Settings, Upload
 from qa.server import source_page
 
-app, browser = test_app.app, test_app.browser  # fixtures: app.py as a module, headless Chromium
 OWN = "001_5890e04fe2056a11.txt"  # the user's own file, put in the corpus folder by hand
 PDF = "bao-cao.pdf"
 NOTE = "ghi-chu.md"  # another: an index keeps at least one document
@@ -44,7 +42,7 @@ def served(tmp_path_factory, embedder):
     pdf = make_text_pdf(corpus / PDF)
     index = corpus.parent / "index"
     Retriever.build(corpus, index, settings=Settings(), embedder=embedder)
-    for server in _serve(index):
+    for server in serve(index):
         yield server, index, pdf
 
 
@@ -100,7 +98,7 @@ def test_a_document_added_in_the_tab_is_cited_then_removed(served, browser, tmp_
     page.get_by_label("Chỉ tìm trong tài liệu").click()  # the chat can search it alone
     page.get_by_role("option", name="Kế hoạch phòng chống lụt bão năm 2024").wait_for()
     page.keyboard.press("Escape")
-    _ask(page, "Huyện Quốc Oai sơ tán bao nhiêu hộ dân ven sông Đáy?")
+    ask(page, "Huyện Quốc Oai sơ tán bao nhiêu hộ dân ven sông Đáy?")
     cited = page.locator(".qa-passage").first
     cited.wait_for(timeout=60_000)
     assert "1.420 hộ dân" in cited.inner_text() and "lụt bão" in cited.inner_text()
@@ -141,7 +139,7 @@ def test_a_pdf_is_cited_by_page_and_shown_with_its_pages(served, embedder, app):
     assert hit.pages == (3,) and "2.000 cán bộ" in hit.text
     reply = app.chat_reply(retriever, question, [], 1, "hybrid", [PDF])[-1]["content"]
     assert f"<b>{html.escape(pdf.title)}</b> <span class='qa-page'>(trang 3)</span>" in reply
-    status, _, raw = _request(
+    status, _, raw = request(
         server.url + "/api/search",
         method="POST",
         body=json.dumps({"question": question, "k": 1, "docs": [PDF]}).encode(),
@@ -149,7 +147,7 @@ def test_a_pdf_is_cited_by_page_and_shown_with_its_pages(served, embedder, app):
     )
     assert status == 200 and json.loads(raw)["passages"][0]["pages"] == [3]
 
-    status, _, raw = _request(f"{server.url}/source/{PDF}?start={hit.start}&end={hit.end}")
+    status, _, raw = request(f"{server.url}/source/{PDF}?start={hit.start}&end={hit.end}")
     pre = re.search(r"<pre>(.*)</pre>", raw.decode(), re.S).group(1)
     assert re.findall(r"— Trang (\d) —", pre) == ["1", "2", "3"]
     for number, start in enumerate(retriever.document_pages(PDF), 1):  # each marker where its page starts
@@ -160,6 +158,6 @@ def test_a_pdf_is_cited_by_page_and_shown_with_its_pages(served, embedder, app):
     assert "2.000 cán bộ" in re.search(r"<mark id='hit'>(.*?)</mark>", pre, re.S).group(1)
 
     link = re.search(r'<a href="([^"]+)" download>Tải bản gốc</a>', raw.decode()).group(1)
-    status, headers, data = _request(server.url + html.unescape(link))
+    status, headers, data = request(server.url + html.unescape(link))
     assert status == 200 and data == pdf.path.read_bytes() and headers["Content-Type"] == "application/pdf"
     assert headers["Content-Disposition"].endswith(f"filename*=UTF-8''{PDF}")

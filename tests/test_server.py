@@ -12,7 +12,7 @@ from urllib.parse import quote, unquote
 
 import pytest
 from conftest import SEEDS
-from test_app import _read_response, _request, _serve
+from served_app import read_response, request, serve
 
 from qa import Retriever, Settings, hash_password
 from qa.server import UPLOAD_FILES_PER_REQUEST
@@ -39,7 +39,7 @@ def served(tmp_path_factory, embedder):
     index = corpus.parent / "index"
     Retriever.build(corpus, index, settings=Settings(), embedder=embedder)
     env = {"QA_USERS": f"{LOGIN[0]}:{hash_password(LOGIN[1])}", "QA_MAX_UPLOAD_MB": str(MAX_UPLOAD_MB)}
-    for server in _serve(index, env=env):
+    for server in serve(index, env=env):
         yield server, corpus
 
 
@@ -58,14 +58,14 @@ def _multipart(files: list[tuple[str, bytes]], *, field: str = "files") -> tuple
 
 def _upload(url: str, files: list[tuple[str, bytes]], **kwargs) -> tuple[int, dict]:
     body, kind = _multipart(files, **kwargs)
-    status, _, raw = _request(
+    status, _, raw = request(
         url + "/api/documents", method="POST", body=body, headers={"content-type": kind}, login=LOGIN
     )
     return status, json.loads(raw)
 
 
 def _search(url: str, question: str) -> list[dict]:
-    status, _, raw = _request(
+    status, _, raw = request(
         url + "/api/search",
         method="POST",
         body=json.dumps({"question": question, "k": 3}).encode(),
@@ -77,13 +77,13 @@ def _search(url: str, question: str) -> list[dict]:
 
 
 def _listed(url: str) -> dict[str, dict]:
-    status, _, raw = _request(url + "/api/documents", login=LOGIN)
+    status, _, raw = request(url + "/api/documents", login=LOGIN)
     assert status == 200
     return {d["id"]: d for d in json.loads(raw)["documents"]}
 
 
 def _document(url: str, doc_id: str, suffix: str = "/file", method: str = "GET"):
-    return _request(f"{url}/api/documents/{quote(doc_id, safe='/')}{suffix}", method=method, login=LOGIN)
+    return request(f"{url}/api/documents/{quote(doc_id, safe='/')}{suffix}", method=method, login=LOGIN)
 
 
 def test_an_uploaded_document_is_found_downloaded_and_removed(served):
@@ -170,7 +170,7 @@ def test_unknown_documents_are_404(served, doc_id, suffix, method):
 
 def test_uploads_that_are_not_files_get_a_clear_400(served):
     url = served[0].url + "/api/documents"
-    status, _, raw = _request(
+    status, _, raw = request(
         url, method="POST", body=b'{"files": []}', headers={"content-type": "application/json"}, login=LOGIN
     )
     assert status == 400 and "multipart/form-data" in json.loads(raw)["error"]
@@ -197,14 +197,14 @@ def test_a_request_over_the_upload_limit_is_refused_before_it_is_sent(served):
             f"POST /api/documents HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {login}\r\n"
             f"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: {2 * limit}\r\n\r\n".encode()
         )
-        answer = _read_response(s)
+        answer = read_response(s)
     assert answer.startswith(b"HTTP/1.1 413") and b'{"error":' in answer
 
 
 def test_the_tab_takes_files_larger_than_other_ui_requests(served):
     """The chat's own requests stop at 1 MiB; the "Tài liệu" tab's uploads have the upload limit."""
     body, kind = _multipart([("lớn.txt", b"a" * 3 * 2**20)])
-    status, _, raw = _request(
+    status, _, raw = request(
         served[0].url + "/gradio_api/upload",
         method="POST",
         body=body,
@@ -222,7 +222,7 @@ def test_every_documents_route_asks_for_a_login(served):
         ("DELETE", f"/api/documents/{SEED_DOC}"),
         ("GET", f"/api/documents/{SEED_DOC}/file"),
     ):
-        status, _, raw = _request(url + path, method=method)
+        status, _, raw = request(url + path, method=method)
         assert status == 401 and "error" in json.loads(raw), (method, path)
     assert (served[1] / SEED_DOC).exists()
 
