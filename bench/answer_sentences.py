@@ -4,7 +4,7 @@
 
 Builds the seed index (in a temporary folder, or at --index, reused when up to date), then,
 for every answerable gold question, retrieves the passages as `Retriever.ask` does and scores
-the same candidate sentences (those of the 3 leading passages) several ways:
+the same candidate sentences (those of the `ANSWER_PASSAGES` leading passages) several ways:
 
     embedder       the scorer `qa.answer` used before: each sentence embedded at question
                    time, cosine with the question's vector; second sentence within 0.015
@@ -17,8 +17,9 @@ the same candidate sentences (those of the 3 leading passages) several ways:
     + passage cos  plus the question's cosine with the sentence's passage (already computed
                    for the verdict), relative to the best passage's
 
-each as it picks its sentences (the best, and the runner-up within a margin) and with the best
-sentence alone, which compares the scorers without the second sentence's help. The verdict
+each as `qa.answer.pick` picks its sentences (the best; the runner-up within a margin, or the
+sentence continuing the best one; a signature or byline for a "who" question whose sentences
+name nobody) and with the best sentence alone, which compares the scorers without that help. The verdict
 (answered or not) is the same for every scorer and is left out: sentences are scored for every
 answerable question (how many the verdict does not answer is printed).
 
@@ -51,6 +52,7 @@ import numpy as np
 
 from qa import Retriever, Settings
 from qa.answer import (
+    ANSWER_PASSAGES,
     SECOND_SENTENCE_MARGIN,
     Candidate,
     Features,
@@ -62,7 +64,7 @@ from qa.answer import (
 )
 from qa.embed import E5Embedder
 from qa.evaluate import holds_answer
-from qa.question import read_question
+from qa.question import AnswerKind, read_question
 from qa.text import canonical
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +83,7 @@ class Case:
     type: str
     split: str
     found: bool  # the verdict answers it
+    kinds: tuple[AnswerKind, ...]  # what the question asks for
     candidates: list[Candidate]
     features: Features
     passage_cosine: np.ndarray  # per candidate: its passage's cosine minus the best passage's
@@ -100,12 +103,13 @@ def prepare(retriever: Retriever, rows: list[dict]) -> list[Case]:
         hits = retriever.search(row["question"], vector=vector)
         rows_of = np.array([index.row_of(h.doc_id, h.start, h.end) for h in hits], dtype=np.int64)
         cosines = index.similarity(vector, rows_of)
-        candidates = candidate_sentences(hits[:3])
+        candidates = candidate_sentences(hits[:ANSWER_PASSAGES])
         verdict = answer(
             index, row["question"], hits, vector=vector, min_relevance=retriever.settings.min_relevance
         )
         if not candidates:
             continue
+        question = read_question(index, row["question"])
         start = time.perf_counter()
         embedder_scores = retriever.embedder.embed_passages([canonical(c.text) for c in candidates]) @ vector
         embedder_ms = 1000 * (time.perf_counter() - start)
@@ -117,8 +121,9 @@ def prepare(retriever: Retriever, rows: list[dict]) -> list[Case]:
                 type=row["type"],
                 split=row["split"],
                 found=verdict.found,
+                kinds=question.kinds,
                 candidates=candidates,
-                features=sentence_features(index, read_question(index, row["question"]), candidates),
+                features=sentence_features(index, question, candidates),
                 passage_cosine=np.array([cosines[c.hit.rank - 1] for c in candidates]) - cosines.max(),
                 embedder_scores=embedder_scores,
                 embedder_ms=embedder_ms,
@@ -144,11 +149,18 @@ SCORERS: dict[str, tuple[Scorer, float]] = {  # name → (scores, second-sentenc
 }
 
 
-def outcomes(cases: list[Case], scorer: Scorer, margin: float) -> list[tuple[bool, int, int]]:
-    """Per case: (holds the answer, sentences highlighted, characters highlighted)."""
+def outcomes(cases: list[Case], scorer: Scorer, margin: float | None) -> list[tuple[bool, int, int]]:
+    """Per case: (holds the answer, sentences highlighted, characters highlighted); with no
+    `margin`, the best sentence alone."""
     out = []
     for case in cases:
-        chosen = [case.candidates[i].text for i in pick(scorer(case), case.candidates, margin=margin)]
+        scores = scorer(case)
+        picked = (
+            [int(np.argmax(scores))]
+            if margin is None
+            else pick(scores, case.candidates, margin=margin, kinds=case.kinds)
+        )
+        chosen = [case.candidates[i].text for i in picked]
         out.append((holds_answer(" ".join(chosen), case.answers), len(chosen), sum(map(len, chosen))))
     return out
 
@@ -177,7 +189,7 @@ def table(cases: list[Case], split: str) -> None:
     before = {}
     for alone in (False, True):
         for name, (scorer, margin) in SCORERS.items():
-            got = outcomes(mine, scorer, 0.0 if alone else margin)
+            got = outcomes(mine, scorer, None if alone else margin)
             hits = [g[0] for g in got]
             base = before.setdefault(alone, hits)
             won = sum(h and not b for h, b in zip(hits, base))

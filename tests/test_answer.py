@@ -42,6 +42,31 @@ def test_highlighted_sentence_holds_the_answer(retriever, question, gold):
     assert gold in " ".join(s.text for s in answer.sentences)
 
 
+# Dev questions of eval/gold.jsonl answered by what sentence scoring alone cannot reach: a
+# letter's signature and an article's byline (names alone on their line, in the 5th passage),
+# and a list that follows the sentence introducing it, in the next passage.
+@pytest.mark.parametrize(
+    ("question", "gold"),
+    [
+        ("Ai là người ký công văn sao gửi tài liệu của Ban Tuyên giáo Thị ủy Hương Trà?", "Lê Nhật Minh"),
+        (
+            "Ai là tác giả bài viết trên Tạp chí Mặt trận về hiệu quả đối ngoại nhân dân của MTTQ?",
+            "Đặng Thanh Phương",
+        ),
+        (
+            "Khảo sát của Tổ chức hữu nghị Hà Nội đánh giá những mảng công tác đối ngoại nhân dân nào?",
+            "hoạt động tham gia lễ tân ngoại giao",
+        ),
+    ],
+)
+def test_signature_byline_and_list_are_highlighted(retriever, question, gold):
+    answer = retriever.ask(question)
+    assert answer.found
+    highlighted = " ".join(s.text for s in answer.sentences)
+    assert gold in highlighted
+    assert len(answer.sentences) <= 3 and len(highlighted) < 1500
+
+
 def test_answer_picks_sentences_without_calling_the_model(retriever, monkeypatch):
     question = "Ai là người phát biểu đề dẫn tại tọa đàm của HAUFO về đối ngoại nhân dân?"
     vector = retriever.embed_question(question)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .answer import ANSWER_PASSAGES
+
 if TYPE_CHECKING:
     from .evaluate import GoldQuestion
     from .retrieve import Hit
@@ -171,8 +173,9 @@ def _markdown(report: Report) -> str:
             _type_row("all", overall),
             "",
             "Within reach: the gold answer is in the passages the answer sentences are drawn from "
-            "(the first 3). The highlight holds the answer when the gold answer's syllables run "
-            'unbroken through the highlighted sentences; a question answered "not found" holds nothing.',
+            f"(the first {ANSWER_PASSAGES}). The highlight holds the answer when the gold answer's "
+            "syllables run unbroken through the highlighted sentences; a question answered "
+            '"not found" holds nothing.',
         ]
     if default.by_kind:
         lines += [
