@@ -48,23 +48,58 @@ WORDS = [
 ]
 
 
+def _exhaustive_top(scores: np.ndarray, n: int) -> np.ndarray:
+    best = np.lexsort((np.arange(len(scores)), -scores))[:n]
+    return best[scores[best] > 0]
+
+
 @pytest.mark.parametrize("seed", range(4))
-def test_pruned_scoring_keeps_the_exact_top(monkeypatch, seed):
+def test_pruned_search_finds_the_exact_top(monkeypatch, seed):
     """Common terms read only for passages that can still rank: the best passages and their
-    scores are those of reading every posting, and fewer passages are scored."""
+    scores are those of reading every posting, and most passages drop out early."""
     rng = np.random.default_rng(seed)
     passages = [" ".join(rng.choice(WORDS, 30)) + f" mã {i % 97}" for i in range(3000)]
     index = build_lexical(passages, scheme="syllable+bigram")
-    question = "hợp tác hữu nghị với nhân dân mã 17"
-    full = index.score(question)
+    survivors = []  # passages still able to reach the top once the common terms are added
+    finish = qa.postings._finish
+    monkeypatch.setattr(qa.postings, "_finish", lambda *a: survivors.append(len(kept := finish(*a))) or kept)
     monkeypatch.setattr(qa.postings, "ESSENTIAL_BUDGET", 50)
-    monkeypatch.setattr(qa.postings, "EXACT_DEPTH", 20)
-    pruned = index.score(question)
-    top = np.argsort(-full, kind="stable")[:20]
-    assert all(passages[i].endswith("mã 17") for i in top[:5])
-    assert np.array_equal(np.argsort(-pruned, kind="stable")[:20], top)
-    assert np.allclose(pruned[top], full[top], rtol=1e-6)
-    assert np.count_nonzero(pruned) < np.count_nonzero(full)  # the common terms were not read in full
+    for question in ("hợp tác hữu nghị với nhân dân mã 17", "hop tac huu nghi ma 17"):
+        full = index.score(question)
+        rows, scores = index.top(index.terms(question), 20)
+        assert all(passages[i].endswith("mã 17") for i in rows[:5])
+        assert np.array_equal(rows, _exhaustive_top(full, 20))
+        assert np.allclose(scores, full[rows], rtol=1e-6)
+    assert survivors and max(survivors) < len(passages) / 10
+
+
+def test_a_capped_search_still_finds_the_passages_that_hold_the_rare_terms(monkeypatch):
+    """Past READ_MAX postings the common terms only complete the best passages found so far."""
+    rng = np.random.default_rng(7)
+    passages = [" ".join(rng.choice(WORDS, 30)) + f" mã {i % 97}" for i in range(3000)]
+    index = build_lexical(passages, scheme="syllable+bigram")
+    monkeypatch.setattr(qa.postings, "ESSENTIAL_BUDGET", 50)
+    monkeypatch.setattr(qa.postings, "READ_MAX", 100)
+    question = "hợp tác hữu nghị với nhân dân mã 17"
+    rows, scores = index.top(index.terms(question), 5)
+    assert all(passages[i].endswith("mã 17") for i in rows)
+    assert np.allclose(scores, index.score(question)[rows], rtol=1e-6)  # scores stay exact
+
+
+def test_search_within_some_passages_and_scores_of_given_passages():
+    rng = np.random.default_rng(3)
+    passages = [" ".join(rng.choice(WORDS, 30)) + f" mã {i % 97}" for i in range(3000)]
+    index = build_lexical(passages, scheme="syllable+bigram")
+    question = "đối ngoại nhân dân mã 5"
+    full = index.score(question)
+    some = np.arange(1, 3000, 7)
+    rows, scores = index.top(index.terms(question), 10, rows=some)
+    within = np.zeros_like(full)
+    within[some] = full[some]
+    assert np.array_equal(rows, _exhaustive_top(within, 10)) and np.allclose(scores, full[rows], rtol=1e-6)
+    given = np.array([2999, 5, 1200, 0])
+    assert np.allclose(index.scores_of(index.terms(question), given), full[given], rtol=1e-6)
+    assert index.top(index.terms("không có từ nào"), 5)[0].size == 0
 
 
 def test_vocabulary_finds_every_term_and_nothing_else():

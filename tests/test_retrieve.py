@@ -1,11 +1,18 @@
+import json
 import os
 import unicodedata
+from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import qa.postings
 from qa import QueryError
+from qa.text import fold_accents
+
+GOLD = Path(__file__).resolve().parent.parent / "eval" / "gold.jsonl"
 
 DATE_ANSWERS = ("05/01/2022", "5-1-2022", "1 tháng 1 năm 2022")
 
@@ -29,6 +36,23 @@ def test_date_of_directive_12_is_in_the_top_5(retriever, mode):
 def test_real_questions_find_the_answer_in_the_top_5(retriever, question, answer):
     hits = retriever.search(question, k=5)
     assert any(answer in h.text for h in hits), [h.text[:80] for h in hits]
+
+
+@pytest.mark.parametrize("essential", [qa.postings.ESSENTIAL_BUDGET, 20])
+def test_bm25_top_10_is_that_of_reading_every_posting_on_the_gold_questions(
+    retriever, monkeypatch, essential
+):
+    """The pruned search's top 10 for every gold question, typed with and without diacritics, is the
+    top 10 of scoring every posting, also when pruning is forced on the small seed corpus."""
+    monkeypatch.setattr(qa.postings, "ESSENTIAL_BUDGET", essential)
+    lexical = retriever.index.lexical
+    asked = [json.loads(line)["question"] for line in GOLD.read_text(encoding="utf-8").splitlines() if line]
+    for question in asked + [fold_accents(q) for q in asked]:
+        every = lexical.score(question)
+        expected = np.lexsort((np.arange(len(every)), -every))[:10]
+        rows, scores = lexical.top(lexical.terms(question), 10)
+        assert np.array_equal(rows, expected[every[expected] > 0]), question
+        assert np.allclose(scores, every[rows], rtol=1e-5), question
 
 
 def test_unaccented_question_finds_the_accented_passage(retriever):

@@ -14,9 +14,10 @@
 Data files are named by their content and never overwritten; a build writes new ones and then
 replaces `manifest.json` in one rename, so a crash leaves the old index whole (`folder.py` says
 what may be written and deleted there). Every array is memory-mapped: nothing is parsed or copied
-on load, so a million passages load in seconds and cost only the pages that queries touch. The
-files of several arrays are written by `packed.py`, and the manifest's `layout` says where each
-array lies in them. This is the only module that knows FAISS.
+on load, so a million passages load in seconds and cost only the pages that queries touch; passage
+texts and the vectors that exact scores need are read by position, a few rows at a time. The files
+of several arrays are written by `packed.py`, and the manifest's `layout` says where each array
+lies in them. This is the only module that knows FAISS.
 """
 
 from __future__ import annotations
@@ -50,10 +51,15 @@ MANIFEST = folder.MANIFEST
 EXACT_MAX = 50_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
-# Candidates HNSW keeps while searching, for recall@10 >= 0.98 against exact search on the embedded
-# gold questions at 1M passages (bench/results): 256 gave 0.868, 512 0.934, 1024 0.969, 2048 0.984,
-# 4096 0.992; at 100k, 256 already gives 0.98.
+# Candidates HNSW keeps while searching, by corpus size: the fewest for recall@10 >= 0.98 against
+# exact search on the embedded gold questions (bench/results). At 1M passages 256 gave 0.868, 512
+# 0.934, 1024 0.969, 2048 0.984, 4096 0.992; at 100k 256 gave 0.981 (too near the bar) and 512 0.994,
+# at a quarter of 2048's time. Between the measured sizes the larger size's value is kept.
 HNSW_EF_SEARCH = 2048
+HNSW_EF_SEARCH_SMALL = 512
+# Passages up to which the small value serves: recall falls as the corpus grows, so twice the size
+# where it was measured, not more.
+HNSW_SMALL_MAX = 200_000
 # Candidates HNSW proposes at least, re-scored with the stored vectors: its 8-bit codes misorder
 # near ties, and 10 asked for 10 found 0.935 of the exact top 10 at 100k where 50 found all.
 RESCORED = 50
@@ -85,7 +91,9 @@ class StoredDocument:
 class ChunkTable(Sequence[Chunk]):
     """Every passage as a few numbers; a `Chunk`, text included, is made only when asked for."""
 
-    def __init__(self, documents: list[StoredDocument], headings: list[str], arrays, texts: np.ndarray):
+    def __init__(
+        self, documents: list[StoredDocument], headings: list[str], arrays, texts: packed.Positioned
+    ):
         self.documents, self.headings, self.texts = documents, headings, texts
         self.doc, self.start, self.end = arrays["doc"], arrays["start"], arrays["end"]
         self.byte_start, self.byte_end = arrays["byte_start"], arrays["byte_end"]
@@ -96,7 +104,8 @@ class ChunkTable(Sequence[Chunk]):
 
     def __getitem__(self, row: int) -> Chunk:  # type: ignore[override]
         d = self.documents[self.doc[row]]
-        text = self.texts[d.offset + self.byte_start[row] : d.offset + self.byte_end[row]].tobytes()
+        start = d.offset + int(self.byte_start[row])
+        text = self.texts.read(start, d.offset + int(self.byte_end[row]) - start)
         return Chunk(
             d.id,
             d.title,
@@ -116,9 +125,10 @@ class Index:
     chunks: ChunkTable
     keys: np.ndarray  # per chunk: SHA-1 (hex) of the text that was embedded, to reuse its vector
     dense: faiss.Index  # exact (flat) or approximate (HNSW), by corpus size
-    vectors: np.ndarray  # every passage's vector, memory-mapped: exact scores and rebuilds
+    vectors: np.ndarray  # every passage's vector, memory-mapped: rebuilds reuse them
+    vector_rows: packed.Positioned  # the same vectors read a few rows at a time: exact scores
     lexical: LexicalIndex
-    texts: np.ndarray  # the texts file, memory-mapped bytes
+    texts: packed.Positioned  # the texts file
     _positions: dict[str, int] = field(default_factory=dict, repr=False)
     _bounds: np.ndarray | None = field(default=None, repr=False)  # first row of each document
 
@@ -128,7 +138,7 @@ class Index:
 
     def document_text(self, doc_id: str) -> str:
         d = self.documents[doc_id]
-        return self.texts[d.offset : d.offset + d.length].tobytes().decode("utf-8")
+        return self.texts.read(d.offset, d.length).decode("utf-8")
 
     def rows_of(self, doc_ids: list[str]) -> np.ndarray:
         """The passages of these documents: each document's are one run of rows, in document order."""
@@ -182,9 +192,10 @@ class Index:
         """Exact inner product of the query with the given passages' stored vectors."""
         if len(rows) == 0:
             return np.empty(0, dtype=np.float32)
-        order = np.argsort(rows)  # the vectors are memory-mapped: read them front to back
+        order = np.argsort(rows)  # read front to back
         sims = np.empty(len(rows), dtype=np.float32)
-        sims[order] = self.vectors[rows[order]] @ vector.astype(np.float32)
+        found = self.vector_rows.rows(rows[order], self.vectors.dtype, self.vectors.shape[1])
+        sims[order] = found @ vector.astype(np.float32)
         return sims
 
     @classmethod
@@ -222,12 +233,16 @@ class Index:
         documents = {
             d["id"]: StoredDocument(**{**d, "pages": tuple(d.get("pages", ()))}) for d in catalog["documents"]
         }
-        texts = packed.mapped(path / files["texts"])
+        texts = packed.Positioned(path / files["texts"])
         table = packed.arrays(path / files["chunks"], layout["chunks"])
         chunks = ChunkTable(list(documents.values()), catalog["headings"], table, texts)
         # the vectors' codes are memory-mapped, not copied: only the graph is read into memory
         dense = faiss.read_index(str(path / files["dense"]), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
-        vectors = np.load(path / files["vectors"], mmap_mode="r", allow_pickle=False).view(np.ndarray)
+        mapped = np.load(path / files["vectors"], mmap_mode="r", allow_pickle=False)
+        vectors = mapped.view(np.ndarray)
+        vector_rows = packed.Positioned(
+            path / files["vectors"], offset=mapped.offset, row=vectors.dtype.itemsize * vectors.shape[1]
+        )
         arrays = packed.arrays(path / files["lexical"], layout["lexical"])
         arrays |= packed.arrays(path / files["vocabulary"], layout["vocabulary"])
         lexical = LexicalIndex.from_arrays(manifest["chunker"]["tokenizer"], arrays, passages=len(chunks))
@@ -236,7 +251,9 @@ class Index:
                 f"index at {path} has {len(chunks)} passages but {dense.ntotal} vectors; "
                 f"rebuild it with: {folder.rebuild_hint(path, manifest.get('corpus'))}"
             )
-        return cls(path, manifest, documents, chunks, table["key"], dense, vectors, lexical, texts)
+        return cls(
+            path, manifest, documents, chunks, table["key"], dense, vectors, vector_rows, lexical, texts
+        )
 
 
 def dense_index(vectors: np.ndarray) -> tuple[faiss.Index, dict]:
@@ -252,7 +269,8 @@ def dense_index(vectors: np.ndarray) -> tuple[faiss.Index, dict]:
     index.train(np.ascontiguousarray(vectors[sample]))
     for at in range(0, n, 100_000):  # a slice at a time: the vectors may be memory-mapped
         index.add(np.ascontiguousarray(vectors[at : at + 100_000]))
-    params = {"M": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION, "ef_search": HNSW_EF_SEARCH}
+    ef_search = HNSW_EF_SEARCH_SMALL if n <= HNSW_SMALL_MAX else HNSW_EF_SEARCH
+    params = {"M": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION, "ef_search": ef_search}
     return index, {"type": "hnsw-sq8", "count": n, **params}
 
 

@@ -5,7 +5,9 @@ bigrams, which stand in for Vietnamese compound words); the folded field reads t
 same text without diacritics, so "doi ngoai nhan dan" finds "đối ngoại nhân dân".
 
 Each field is postings (`postings.py`): plain arrays with the BM25 weights computed at
-build time, memory-mapped on load, scored with pruning of the common terms.
+build time, memory-mapped on load. A search asks for the best few passages (`top`), found with
+pruning of the common terms, and for the scores of the other method's candidates (`scores_of`):
+never for an array of every passage's score.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 
-from .postings import FIELD_ARRAYS, Field, FieldBuilder, Term, Vocabulary, score
+from .postings import FIELD_ARRAYS, Field, FieldBuilder, Term, Vocabulary, every, lookup, top
 from .text import fold_accents, has_diacritics, match_key, segmented_words
 
 Tokenizer = Literal["syllable+bigram", "syllable", "word"]
@@ -28,6 +30,11 @@ Tokenizer = Literal["syllable+bigram", "syllable", "word"]
 # Weight of the accent-folded field when the question itself has diacritics: it
 # still helps with typos and odd spellings, but it confuses "bàn" with "bạn".
 FOLDED_WEIGHT_ACCENTED = 0.3
+
+# Passages a search restricted to some documents scores by binary searches; past this many, one pass
+# over every posting costs less: a lookup costs about postings.LOOKUP_COST postings read, and a bench
+# question reads about a million postings at 100k passages.
+ROWS_LOOKED_UP = 20_000
 
 # Question words are rare in documents and in nearly every question: they seed the
 # restorer so that "bao nhieu" becomes "bao nhiêu", not the corpus's "bảo nhiều".
@@ -77,22 +84,47 @@ class LexicalIndex:
     exact: Field
     folded: Field | None  # None: built without the accent-folded field
 
-    def score(self, question: str) -> np.ndarray:
-        """BM25 score of every passage; the folded field alone when the question has no diacritics."""
+    def terms(self, question: str) -> list[Term]:
+        """The question's terms with their postings; the folded field alone when it has no diacritics."""
         exact = tokenize(question, scheme=self.scheme)
         if self.folded is None:
-            terms = self.exact.terms(exact, 1.0)
+            return self.exact.terms(exact, 1.0)
+        folded = self.folded.terms(tokenize(question, scheme=self.scheme, folded=True), 1.0)
+        if not has_diacritics(question):
+            return folded
+        return self.exact.terms(exact, 1.0) + [
+            Term(t.rows, t.weights, FOLDED_WEIGHT_ACCENTED, FOLDED_WEIGHT_ACCENTED * t.bound) for t in folded
+        ]
+
+    def top(
+        self, terms: list[Term], n: int, *, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The `n` best passages by BM25 for a question's `terms` with a score above zero, and their
+        scores, best first; among `rows` only, when given."""
+        if rows is None:
+            return top(terms, n, self.exact.passages)
+        if len(rows) > ROWS_LOOKED_UP:
+            scores = np.zeros(self.exact.passages, dtype=np.float32)
+            scores[rows] = every(terms, self.exact.passages)[rows]
+            rows = np.flatnonzero(scores)
+            found = scores[rows]
         else:
-            folded = self.folded.terms(tokenize(question, scheme=self.scheme, folded=True), 1.0)
-            if has_diacritics(question):
-                folded = [
-                    Term(t.rows, t.weights, FOLDED_WEIGHT_ACCENTED, FOLDED_WEIGHT_ACCENTED * t.bound)
-                    for t in folded
-                ]
-                terms = self.exact.terms(exact, 1.0) + folded
-            else:
-                terms = folded
-        return score(terms, self.exact.passages)
+            rows = np.unique(rows)
+            found = lookup(terms, rows, self.exact.passages).astype(np.float32)
+            rows, found = rows[found > 0], found[found > 0]
+        best = np.lexsort((rows, -found))[:n]
+        return rows[best].astype(np.int64), found[best]
+
+    def scores_of(self, terms: list[Term], rows: np.ndarray) -> np.ndarray:
+        """The BM25 scores of the given passages (another method's candidates) for a question's `terms`."""
+        order = np.argsort(rows, kind="stable")
+        out = np.empty(len(rows), dtype=np.float32)
+        out[order] = lookup(terms, rows[order], self.exact.passages)
+        return out
+
+    def score(self, question: str) -> np.ndarray:
+        """BM25 of every passage, every posting read: what `top` is checked against."""
+        return every(self.terms(question), self.exact.passages)
 
     def restore_diacritics(self, question: str) -> str:
         """Put back the diacritics of a question typed without them, as the corpus spells its words.

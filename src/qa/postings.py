@@ -2,9 +2,9 @@
 
 A field's postings are plain arrays, one run per term in passage order, with the weights
 computed at build time, so they are memory-mapped on load and a query only adds numbers.
-`score` reads the rarest terms in full and the common ones ("của", "nhân dân") only for the
-passages that can still reach the top (MaxScore), exact for the best EXACT_DEPTH passages up to
-COMPLETE_MAX completions.
+`top` reads the rarest terms in full and the common ones ("của", "nhân dân") only for the
+passages that can still reach the top (MaxScore), and touches only those passages' scores after one
+pass; `lookup` scores given passages (another method's candidates) by binary search.
 """
 
 from __future__ import annotations
@@ -18,22 +18,32 @@ import numpy as np
 
 K1 = 1.2
 B = 0.75
-# Postings read in full before the common terms are pruned (one bincount, about 2 ms); at 100k
-# passages 50,000 and 20,000 were no faster: the floor is then lower and more passages are completed.
+# Postings read in full before the common terms are pruned (one bincount, about 2 ms). The best 50 at
+# 100k passages took 7.9, 7.0, 7.1 and 6.0 ms CPU at the median with 20k, 50k, 100k and 200k (p95
+# 13.9, 12.1, 10.7, 9.8): a lower budget gives a lower floor, and more passages to complete.
 ESSENTIAL_BUDGET = 200_000
-# The best passages whose scores are exact whatever is pruned: retrieve asks for 50 at k=5 and
-# widens the pool 4x when overlapping passages collapse, so 200 keeps one widening exact.
-EXACT_DEPTH = 200
-# Passages completed in full, per passage of the exact top, to find a floor under its lowest score.
+# Postings read in full at most per question, the essential ones included: bounds a question's cost
+# (about 5 ns a posting). The terms it leaves unread only complete the best passages, so a passage
+# that only they would lift can be missed. At 1M synthetic passages, where a question's terms hold
+# 11M postings (median), 1.5M, 3M and no cap took 35.6, 36.7 and 37.7 ms CPU at the median and
+# 57.1, 61.9 and 64.0 at p95, with the same top 10 (bench/results/results.json, lexical_1m, measured
+# before lookups used int32 keys).
+READ_MAX = 1_500_000
+# Passages completed in full, per passage asked for, to find a floor under the n-th best score.
 FLOOR_PROBE = 4
-# Passages the skipped terms complete at most, the best by the terms read: bounds a query's cost.
-# Below it the top is exact; on the synthetic bench corpus, where every term is in thousands of
-# passages, the top 10 matched reading every posting for 200 of 200 questions at 100k passages and
-# 96 of 100 at 1M (bench/results).
+# The floor is lowered by this factor: the n-th passage, summed again in another order or from float32
+# products (6e-8 relative each), may land just under it and must not drop out; a floor lower by a
+# millionth only prunes a little less.
+FLOOR_SLACK = 1 - 1e-6
+# Passages the skipped terms complete at most, the best by the terms read: bounds a question's cost.
+# Below it the top is exact.
 COMPLETE_MAX = 2_000
 # A common term is looked up passage by passage (binary search) while that costs less than
 # reading its whole run: a lookup costs about this many postings read.
 LOOKUP_COST = 64
+# Postings read in the time a few numpy calls take to set up (about 5 us): below this many per term,
+# one pass over every posting beats a lookup per term (the seed corpus, 123 passages).
+CALL_COST = 2_000
 FOUND_CACHE = 1 << 16  # terms whose columns are remembered: a few MB
 # Passages whose postings are gathered per block of the build; bounds its memory (about
 # 20 bytes per token at once) whatever the corpus size.
@@ -128,77 +138,59 @@ class Term:
     bound: float  # the most it adds to a passage's score
 
 
-def score(terms: list[Term], n: int) -> np.ndarray:
-    """BM25 of every passage, exact for the EXACT_DEPTH best (MaxScore).
+def every(terms: list[Term], n: int) -> np.ndarray:
+    """BM25 of every passage, every posting read: the reference `top` is checked against."""
+    return _sum(terms, n).astype(np.float32)
 
-    The terms that can add most are read in full until ESSENTIAL_BUDGET postings are read. The
-    best passages so far, completed with the other terms, give a floor under the EXACT_DEPTH-th
-    best score; the commonest terms whose bounds add up to less than that floor cannot lift an
-    unread passage into the top, so they only complete the passages that can still reach it. The
-    other terms are read in full. Passages that cannot reach the top keep a partial score."""
+
+def top(terms: list[Term], n: int, passages: int) -> tuple[np.ndarray, np.ndarray]:
+    """The `n` best passages with a score above zero and their BM25 scores, best first (MaxScore).
+
+    The terms that can add most are read in full until ESSENTIAL_BUDGET postings are read. The best
+    passages so far, completed with the other terms, give a floor under the n-th best score; the
+    commonest terms whose bounds add up to less than the floor cannot lift an unread passage into the
+    top, so they only complete the passages that can still reach it. The others are read in full, up
+    to READ_MAX postings in all; beyond it they too only complete the best passages."""
+    if not terms or n < 1:
+        return np.empty(0, np.int64), np.empty(0, np.float32)
     terms = sorted(terms, key=lambda t: (-t.bound, len(t.rows)))
     sizes = np.cumsum([len(t.rows) for t in terms])
-    first = max(1, int(np.searchsorted(sizes, ESSENTIAL_BUDGET, side="right"))) if terms else 0
-    read, terms = terms[:first], terms[first:]
-    scores = np.bincount(  # one pass over what is read in full; a passage's sum in term order
-        np.concatenate([t.rows for t in read] or [np.empty(0, np.int32)]),
-        np.concatenate([t.weight * t.weights.astype(np.float64) for t in read] or [np.empty(0)]),
-        minlength=n,
-    )
+    first = max(1, int(np.searchsorted(sizes, ESSENTIAL_BUDGET, side="right")))
+    rest = terms[first:]
+    scores = _sum(terms[:first], passages)
     candidates = np.flatnonzero(scores)
-    if not terms or len(candidates) < EXACT_DEPTH:
-        for term in terms:
-            _add(scores, term)
-        return scores.astype(np.float32)
-    probe = np.sort(
-        candidates[np.argpartition(-scores[candidates], EXACT_DEPTH - 1)[: FLOOR_PROBE * EXACT_DEPTH]]
-    )
-    probed = scores[probe] + _complete(terms, probe, n)
-    floor = np.partition(probed, -EXACT_DEPTH)[-EXACT_DEPTH]
-    skipped, rest = [], 0.0
-    for term in sorted(terms, key=lambda t: t.bound):  # the commonest first
-        if rest + term.bound < floor:
+    floor = 0.0
+    if rest and len(candidates) >= n:
+        probe = np.sort(candidates[np.argpartition(-scores[candidates], n - 1)[: FLOOR_PROBE * n]])
+        floor = float(np.partition(scores[probe] + lookup(rest, probe, passages), -n)[-n]) * FLOOR_SLACK
+    skipped, bound, budget = [], 0.0, READ_MAX - int(sizes[first - 1])
+    for term in sorted(rest, key=lambda t: t.bound):  # the commonest first
+        if bound + term.bound < floor:
             skipped.append(term)
-            rest += term.bound
+            bound += term.bound
+    pruned = {id(t) for t in skipped}
+    for term in (t for t in rest if id(t) not in pruned):  # the likeliest to lift a passage first
+        if len(term.rows) <= budget:
+            budget -= len(term.rows)
+            scores[term.rows] += term.weight * term.weights
         else:
-            _add(scores, term)
-    if skipped:
-        _finish(scores, skipped[::-1], floor, rest)
-    return scores.astype(np.float32)
-
-
-def _finish(scores: np.ndarray, terms: list[Term], floor: float, rest: float) -> None:
-    """Add `terms` (largest bound first; `rest`: their bounds' sum) to the passages that can still
-    reach `floor` (at most COMPLETE_MAX); after each term fewer can, since less is left to add."""
+            skipped.append(term)
+            bound += term.bound
     alive = np.flatnonzero(scores)
-    alive = alive[scores[alive] + rest >= floor]
-    if len(alive) > COMPLETE_MAX:  # the best so far only: the exact top is then likely, not certain
-        alive = np.sort(alive[np.argpartition(-scores[alive], COMPLETE_MAX - 1)[:COMPLETE_MAX]])
-    marked = np.zeros(len(scores), dtype=bool)
-    marked[alive] = True
-    for term in terms:
-        if len(alive) * LOOKUP_COST < len(term.rows):  # a binary search per passage
-            where = np.minimum(np.searchsorted(term.rows, alive), len(term.rows) - 1)
-            hit = term.rows[where] == alive
-            scores[alive[hit]] += term.weight * term.weights[where[hit]].astype(np.float64)
-        else:  # one pass over the term's postings
-            hit = marked[term.rows]
-            scores[term.rows[hit]] += term.weight * term.weights[hit].astype(np.float64)
-        rest -= term.bound
-        keep = scores[alive] + rest >= floor
-        marked[alive[~keep]] = False
-        alive = alive[keep]
+    if skipped:
+        alive = _finish(scores, alive, sorted(skipped, key=lambda t: -t.bound), floor, bound)
+    best = alive[np.argpartition(-scores[alive], n - 1)[:n]] if len(alive) > n else alive
+    best = best[np.lexsort((best, -scores[best]))]
+    return best.astype(np.int64), scores[best].astype(np.float32)
 
 
-def _add(scores: np.ndarray, term: Term) -> int:
-    scores[term.rows] += term.weight * term.weights.astype(np.float64)  # a term's rows are distinct
-    return len(term.rows)
-
-
-def _complete(terms: list[Term], rows: np.ndarray, n: int) -> np.ndarray:
+def lookup(terms: list[Term], rows: np.ndarray, n: int) -> np.ndarray:
     """What `terms` add to each of the sorted `rows`: a binary search per row in a long run,
     a pass over a short one."""
+    if sum(len(t.rows) for t in terms) + n < CALL_COST * len(terms):  # a small corpus: one pass
+        return _sum(terms, n)[rows]
     out = np.zeros(len(rows), dtype=np.float64)
+    rows = rows.astype(np.int32)  # as the postings: int64 keys would make searchsorted copy each run
     marked = None
     for term in terms:
         if len(rows) * LOOKUP_COST < len(term.rows):
@@ -212,6 +204,45 @@ def _complete(terms: list[Term], rows: np.ndarray, n: int) -> np.ndarray:
         at = np.flatnonzero(marked[term.rows])
         out[np.searchsorted(rows, term.rows[at])] += term.weight * term.weights[at].astype(np.float64)
     return out
+
+
+def _sum(terms: list[Term], n: int) -> np.ndarray:
+    """Every passage's sum over `terms`, read in full: one bincount, a passage's sum in term order."""
+    if not terms:
+        return np.zeros(n)
+    weights = np.concatenate([t.weights for t in terms])
+    if any(t.weight != 1.0 for t in terms):  # the folded field's terms, beside an accented question's
+        weights *= np.repeat(np.array([t.weight for t in terms], np.float32), [len(t.rows) for t in terms])
+    return np.bincount(np.concatenate([t.rows for t in terms]), weights, minlength=n)
+
+
+def _finish(
+    scores: np.ndarray, alive: np.ndarray, terms: list[Term], floor: float, rest: float
+) -> np.ndarray:
+    """Add `terms` (largest bound first; `rest`: their bounds' sum) to the `alive` passages that can
+    still reach `floor` (the best COMPLETE_MAX), and return those that still can: after each term
+    fewer can, since less is left to add."""
+    alive = alive[scores[alive] + rest >= floor]
+    if len(alive) > COMPLETE_MAX:  # the best so far only: the exact top is then likely, not certain
+        alive = np.sort(alive[np.argpartition(-scores[alive], COMPLETE_MAX - 1)[:COMPLETE_MAX]])
+    marked, keys = None, alive.astype(np.int32)  # as the postings: int64 keys would copy each run
+    for term in terms:
+        if len(alive) * LOOKUP_COST < len(term.rows):  # a binary search per passage
+            where = np.minimum(np.searchsorted(term.rows, keys), len(term.rows) - 1)
+            hit = term.rows[where] == keys
+            scores[alive[hit]] += term.weight * term.weights[where[hit]].astype(np.float64)
+        else:  # one pass over the term's postings
+            if marked is None:
+                marked = np.zeros(len(scores), dtype=bool)
+                marked[alive] = True
+            hit = marked[term.rows]
+            scores[term.rows[hit]] += term.weight * term.weights[hit].astype(np.float64)
+        rest -= term.bound
+        keep = scores[alive] + rest >= floor
+        if marked is not None:
+            marked[alive[~keep]] = False
+        alive, keys = alive[keep], keys[keep]
+    return alive
 
 
 class FieldBuilder:

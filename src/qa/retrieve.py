@@ -80,11 +80,11 @@ def search(
         rows = index.rows_of(list(docs)) if docs else None
     if mode in ("dense", "hybrid") and vector is None:
         vector = embed_question(index, embedder, question, restore=restore)
-    lexical_scores = index.lexical.score(question) if mode in ("bm25", "hybrid") else None
+    terms = index.lexical.terms(question) if mode in ("bm25", "hybrid") else []
     n = max(MIN_CANDIDATES, 10 * k)
     while True:
         ranked, more = _rank(
-            index, vector, lexical_scores, n, rows=rows, mode=mode, fusion=fusion, dense_weight=dense_weight
+            index, vector, terms, n, rows=rows, mode=mode, fusion=fusion, dense_weight=dense_weight
         )
         hits = _collapse(index, ranked, k)
         if len(hits) == k or not more:
@@ -111,12 +111,12 @@ def check_question(question: object) -> str:
     return question
 
 
-def _rank(index, vector, lexical_scores, n, *, rows, mode, fusion, dense_weight) -> tuple[list, bool]:
+def _rank(index, vector, terms, n, *, rows, mode, fusion, dense_weight) -> tuple[list, bool]:
     """The fused ranking of `n` candidates per method, and whether either method had more."""
     if mode in ("dense", "hybrid"):
         dense = index.search_dense(vector, n, rows=rows)
     if mode in ("bm25", "hybrid"):
-        lexical = _top(lexical_scores, n, rows=rows)
+        lexical = index.lexical.top(terms, n, rows=rows)
     more = (mode != "bm25" and len(dense[0]) == n) or (mode != "dense" and len(lexical[0]) == n)
     if mode == "dense":
         return list(zip(*(a.tolist() for a in dense))), more
@@ -125,10 +125,12 @@ def _rank(index, vector, lexical_scores, n, *, rows, mode, fusion, dense_weight)
     if fusion == "rrf":
         return _fuse_ranks([dense[0], lexical[0]], [dense_weight, 1 - dense_weight]), more
     pool = np.union1d(dense[0], lexical[0])
-    fused = _fuse_scores(
-        pool, index.similarity(vector, pool), lexical_scores[pool], dense_weight=dense_weight
-    )
-    return fused, more
+    # the lexical top's scores are known; the dense candidates' own are looked up
+    words = np.zeros(len(pool), dtype=np.float32)
+    known = np.isin(pool, lexical[0])
+    words[np.searchsorted(pool, lexical[0])] = lexical[1]
+    words[~known] = index.lexical.scores_of(terms, pool[~known])
+    return _fuse_scores(pool, index.similarity(vector, pool), words, dense_weight=dense_weight), more
 
 
 def embed_question(index: Index, embedder: Embedder, question: str, *, restore: bool = True) -> np.ndarray:
@@ -137,20 +139,6 @@ def embed_question(index: Index, embedder: Embedder, question: str, *, restore: 
     if restore and not has_diacritics(spelled):
         spelled = index.lexical.restore_diacritics(spelled)
     return embedder.embed_query(spelled)
-
-
-def _top(scores: np.ndarray, n: int, *, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """The n best-scoring rows with a score above zero, best first."""
-    if rows is not None:
-        masked = np.zeros_like(scores)
-        masked[rows] = scores[rows]
-        scores = masked
-    n = min(n, int(np.count_nonzero(scores > 0)))
-    if n == 0:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-    top = np.argpartition(-scores, n - 1)[:n]
-    top = top[np.argsort(-scores[top], kind="stable")]
-    return top.astype(np.int64), scores[top]
 
 
 def _fuse_ranks(rankings: list[np.ndarray], weights: list[float]) -> list[tuple[int, float]]:
