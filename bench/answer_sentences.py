@@ -101,7 +101,7 @@ def prepare(retriever: Retriever, rows: list[dict]) -> list[Case]:
     for row in rows:
         vector = retriever.embed_question(row["question"])
         hits = retriever.search(row["question"], vector=vector)
-        rows_of = np.array([index.row_of(h.doc_id, h.start, h.end) for h in hits], dtype=np.int64)
+        rows_of = np.array([h.row for h in hits], dtype=np.int64)
         cosines = index.similarity(vector, rows_of)
         candidates = candidate_sentences(hits[:ANSWER_PASSAGES])
         verdict = answer(

@@ -215,7 +215,7 @@ def answer(
     (`verdict`), `min_confidence` how sure the verdict must be to answer.
     """
     leading = hits[:VERDICT_PASSAGES]
-    rows = np.array([index.row_of(h.doc_id, h.start, h.end) for h in leading], dtype=np.int64)
+    rows = np.array([h.row for h in leading], dtype=np.int64)
     relevance = float(index.similarity(vector, rows).max()) if len(rows) else 0.0
     asked = read_question(index, question)
     candidates = candidate_sentences(hits[:ANSWER_PASSAGES])

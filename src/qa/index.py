@@ -149,12 +149,6 @@ class Index:
         runs = [np.arange(self._bounds[i], self._bounds[i + 1], dtype=np.int64) for i in wanted]
         return np.concatenate(runs) if runs else np.empty(0, dtype=np.int64)
 
-    def row_of(self, doc_id: str, start: int, end: int) -> int:
-        """The row of the passage with this span."""
-        rows = self.rows_of([doc_id])
-        match = rows[(self.chunks.start[rows] == start) & (self.chunks.end[rows] == end)]
-        return int(match[0])
-
     def search_dense(
         self, vector: np.ndarray, n: int, *, rows: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -45,6 +45,8 @@ class Hit:
     start: int
     end: int
     score: float
+    # the passage's row in the index it came from: what `answer` looks its vector up by
+    row: int = field(repr=False, compare=False)
     pages: tuple[int, ...] = ()  # the pages (from 1) the passage is on, for formats with pages
 
 
@@ -202,6 +204,7 @@ def _collapse(index: Index, ranked: list[tuple[int, float]], k: int) -> list[Hit
                     chunk.start,
                     chunk.end,
                     float(score),
+                    int(row),
                     index.documents[chunk.doc_id].pages_of(chunk.start, chunk.end),
                 )
             )
