@@ -1,6 +1,6 @@
 """The chat assistant (Gradio) and its JSON API, served together. Uses the public API only.
 
-    python app.py [--index index] [--host 127.0.0.1] [--port 7860]
+    python app.py [--index index | --store qdrant://HOST:6333/qa] [--host 127.0.0.1] [--port 7860]
     python app.py --hash-password      # reads a password, prints its hash for QA_USERS / QA_USERS_FILE
 
 Routes: `/` the chat and its "Tài liệu" tab (add, list, remove documents), the JSON API under `/api/`
@@ -339,6 +339,11 @@ def read_password() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Serve the chat assistant and its JSON API.")
     parser.add_argument("--index", help="index folder (default: index, or QA_INDEX)")
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        help="a Qdrant server store instead of the folder, e.g. qdrant://HOST:6333/qa",
+    )
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1, or QA_HOST)")
     parser.add_argument("--port", type=int, help="port (default 7860, or QA_PORT)")
     parser.add_argument(
@@ -350,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.hash_password:
             print(hash_password(read_password()))
             return 0
-        settings = Settings.from_env(index=args.index, host=args.host, port=args.port)
+        settings = Settings.from_env(index=args.index, store=args.store, host=args.host, port=args.port)
         users = load_users()
         sock = listen(settings.host, settings.port)  # first: a busy port fails before the model loads
     except QAError as err:

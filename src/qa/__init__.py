@@ -20,6 +20,7 @@ from .errors import (
     QueryError,
     RerankerError,
     SettingsError,
+    StoreError,
     UploadError,
 )
 from .readers import SUFFIXES
@@ -84,6 +85,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "Skipped",
+    "StoreError",
     "Upload",
     "UploadError",
     "create_api",

@@ -266,14 +266,10 @@ def sentence_features(index: Index, question: Question, candidates: list[Candida
     Terms are syllables and syllable pairs, weighed by the idf of the index's field; a
     question typed without diacritics is compared without them, as the lexical search does.
     """
-    lexical = index.lexical
-    field = lexical.folded if question.folded else lexical.exact
     # A term the index has never seen is in none of its passages: it cannot tell sentences apart.
-    weights = {
-        term: float(field.idf[field.vocabulary[term]])
-        for term in set(tokenize(question.text, scheme="syllable+bigram", folded=question.folded))
-        if term in field.vocabulary
-    }
+    terms = set(tokenize(question.text, scheme="syllable+bigram", folded=question.folded))
+    idf = {term: index.lexical.idf_of(term, folded=question.folded) for term in terms}
+    weights = {term: value for term, value in idf.items() if value is not None}
     total = sum(weights.values())
     coverage = np.zeros(len(candidates))
     if total > 0:

@@ -17,17 +17,16 @@ from pathlib import Path
 import numpy as np
 
 from . import documents as managed
-from . import folder
 from .answer import Answer, answer
 from .build import BuildReport, build_index
 from .documents import AddReport, DocumentInfo, Progress, RemoveReport, Upload
 from .embed import DEFAULT_EMBEDDER, Embedder, embedder_id, load_embedder
 from .errors import DocumentNotFoundError, IndexMismatchError, QAError
-from .index import Index
 from .progress import progress_bars
 from .rerank import RERANK_CANDIDATES, Reranker
 from .retrieve import Hit, Mode, check_question, embed_question, search
 from .settings import Settings
+from .store import Store, open_store
 from .text import has_diacritics
 
 log = logging.getLogger(__name__)
@@ -36,15 +35,16 @@ log = logging.getLogger(__name__)
 class Retriever:
     """A loaded index and the embedder it was built with; safe to share between threads.
 
-    Each query first checks the index folder's manifest (one `stat`): when a build has
-    replaced it, the new index is loaded once and serves from then on, while queries
-    already running finish on the one they started with. With `settings.reranker` set, a
+    Each query first checks the store's stamp (a folder's manifest: one `stat`; a server's
+    generation, read every few seconds): when a build has replaced it, the new index is loaded
+    once and serves from then on, while queries already running finish on the one they
+    started with. With `settings.reranker` set, a
     cross-encoder re-scores the best fused passages of every query (`reranker`).
     """
 
     def __init__(
         self,
-        index: Index,
+        index: Store,
         embedder: Embedder,
         *,
         settings: Settings | None = None,
@@ -56,8 +56,8 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings or Settings()
         self.report = report  # what the last build changed, when this retriever came from one
-        self._stamp = folder.stamp(index.path)  # the manifest `index` was loaded from
-        self._failed: folder.Stamp | None = None  # a manifest that could not be loaded: not retried
+        self._stamp = index.stamp()  # the generation `index` was loaded from
+        self._failed: object = None  # a generation that could not be loaded: not retried
         self._reload = threading.Lock()
         self._reranker: Reranker | None = None
         self._load_reranker = threading.Lock()
@@ -70,9 +70,10 @@ class Retriever:
         settings: Settings | None = None,
         embedder: Embedder | None = None,
     ) -> Retriever:
-        """Open an index folder with the embedder recorded in it (or the one asked for)."""
+        """Open an index (a folder, or a server store's URL) with the embedder recorded in it
+        (or the one asked for)."""
         settings = settings or Settings.from_env()
-        loaded = Index.load(index or settings.index)
+        loaded = open_store(index or settings.location)
         recorded = loaded.manifest["embedder"]
         if embedder is None:
             if settings.embedder is None:
@@ -95,10 +96,11 @@ class Retriever:
         rebuild: bool = False,
         progress: bool = False,
     ) -> Retriever:
-        """Build the index from a corpus folder, or update it with what changed."""
+        """Build the index (a folder, or a server store's URL) from a corpus folder, or update it
+        with what changed."""
         settings = settings or Settings.from_env()
         corpus = corpus or settings.corpus
-        index = Path(index or settings.index)
+        index = index or settings.location
         embedder = embedder or load_embedder(
             settings.embedder or DEFAULT_EMBEDDER, segmented=settings.segment
         )
@@ -114,25 +116,25 @@ class Retriever:
             report.embedded,
             report.seconds,
         )
-        return cls(Index.load(index), embedder, settings=settings, report=report)
+        return cls(open_store(index), embedder, settings=settings, report=report)
 
-    def current(self) -> Index:
-        """The index as on disk now, loading a rebuilt one (a damaged one is logged and not used)."""
-        stamp = folder.stamp(self.index.path)
+    def current(self) -> Store:
+        """The index as stored now, loading a rebuilt one (a damaged one is logged and not used)."""
+        stamp = self.index.stamp()
         if stamp is None or stamp == self._stamp or stamp == self._failed:
             return self.index
         with self._reload:
             if stamp == self._stamp or stamp == self._failed:
                 return self.index
             try:
-                index = Index.load(self.index.path)
+                index = open_store(self.index.location)
                 if index.embedder_id != self.embedder.id:
                     raise IndexMismatchError(_mismatch(index, self.embedder.id))
             except QAError as err:
                 log.warning("keeping the index loaded before: %s", err)
                 self._failed = stamp
                 return self.index
-            log.info("loaded the rebuilt index at %s: %d passages", index.path, len(index.chunks))
+            log.info("loaded the rebuilt index at %s: %d passages", index.location, len(index))
             self.index, self._stamp = index, stamp
             return index
 
@@ -193,7 +195,7 @@ class Retriever:
             min_confidence=self.settings.min_confidence,
         )
 
-    def _search(self, index: Index, question, *, k, mode, docs, vector) -> list[Hit]:
+    def _search(self, index: Store, question, *, k, mode, docs, vector) -> list[Hit]:
         mode = self.settings.mode if mode is None else mode
         k = self.settings.k if k is None else k
         reranker = self.reranker
@@ -217,14 +219,14 @@ class Retriever:
             return hits
         return reranker.rerank(self._spelled(index, question), hits, k=int(k))
 
-    def _spelled(self, index: Index, question) -> str:
+    def _spelled(self, index: Store, question) -> str:
         """The question as the models read it: re-accented when typed without diacritics."""
         spelled = check_question(question)
         if self.settings.restore_diacritics and not has_diacritics(spelled):
             spelled = index.lexical.restore_diacritics(spelled)
         return spelled
 
-    def _embed(self, index: Index, question) -> np.ndarray:
+    def _embed(self, index: Store, question) -> np.ndarray:
         question = check_question(question)  # a bad question costs nothing
         # No lock: the engines are thread-safe and release the GIL (bench/load.py: 20 threads
         # give bit-identical vectors, and questions run on both cores at once).
@@ -237,7 +239,7 @@ class Retriever:
 
     def passage_texts(self) -> list[str]:
         """Every indexed passage, verbatim, in index order."""
-        return [chunk.text for chunk in self.current().chunks]
+        return [chunk.text for chunk in self.current().passages()]
 
     def document_text(self, doc_id: str) -> str:
         return self.current().document_text(doc_id)
@@ -247,8 +249,8 @@ class Retriever:
         stored = self.current().documents.get(doc_id)
         if stored is None:
             raise DocumentNotFoundError(
-                f"{doc_id!r} is not a document of the index at {self.index.path}; "
-                f"see its documents with: qa list --index {self.index.path}"
+                f"{doc_id!r} is not a document of the index at {self.index.location}; "
+                f"see its documents with: qa list {self.index.option}"
             )
         return stored.pages
 
@@ -281,12 +283,12 @@ class Retriever:
         return managed.remove_documents(self.current, ids, embedder=self.embedder)
 
     def __len__(self) -> int:
-        return len(self.current().chunks)
+        return len(self.current())
 
 
-def _mismatch(index: Index, wanted: str) -> str:
+def _mismatch(index: Store, wanted: str) -> str:
     return (
-        f"the index at {index.path} was built with embedder {index.embedder_id!r}, not "
-        f"{wanted!r}; rebuild it for that model with: qa index --rebuild --index {index.path} "
+        f"the index at {index.location} was built with embedder {index.embedder_id!r}, not "
+        f"{wanted!r}; rebuild it for that model with: qa index --rebuild {index.option} "
         f"--embedder NAME, or leave the embedder unset to use the index's own"
     )

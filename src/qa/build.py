@@ -25,10 +25,11 @@ from .chunk import Chunk, Chunker, Context, chunk_document, contextualize
 from .corpus import Skipped, corpus_files
 from .embed import Embedder
 from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, MissingToolError, QAError
-from .index import Index, StoredDocument, kept_files, write_index
+from .index import Index, kept_files, write_index
 from .ingest import Document, parse_document
 from .lexical import Tokenizer, build_lexical
 from .readers import extract
+from .store import NewDocument, StoredDocument, is_server
 from .text import count_words
 
 log = logging.getLogger(__name__)
@@ -114,80 +115,47 @@ def build_index(
     rebuild: bool = False,
     progress: Callable[[int, str], Progress] | None = None,
 ) -> BuildReport:
-    """Bring the index at `path` up to date with the corpus, embedding only new text.
+    """Bring the index at `path` (a folder, or a server store's URL) up to date with the corpus,
+    embedding only new text.
 
     Unchanged files keep their passages and vectors; a changed file is re-chunked and
     only passages whose text is new are embedded. `progress(total, label)` returns a
     callback that is told how many passages were embedded after each batch.
     """
+    if is_server(path):
+        return _build_in_server(
+            corpus, str(path), embedder=embedder, chunker=chunker, rebuild=rebuild, progress=progress
+        )
     started = time.perf_counter()
     path = Path(path)
     found = corpus_files(corpus)
     folder.claim(path, corpus=Path(corpus))
     with folder.locked(path):
-        skipped = list(found.skipped)
-        hashes = {}  # files are read again where they are parsed: a corpus need not fit in memory
-        for doc_id, file in found.files.items():
-            try:
-                hashes[doc_id] = hashlib.sha256(file.read_bytes()).hexdigest()
-            except OSError as err:
-                skipped.append(Skipped(doc_id, f"cannot read it: {err.strerror}"))
         old = None if rebuild else _reusable(path, embedder=embedder, chunker=chunker)
         old_hashes = {d.id: d.sha256 for d in old.documents.values()} if old else {}
-        unchanged = tuple(d for d in hashes if old_hashes.get(d) == hashes[d])
-        # a file skipped last time and not changed since is skipped again without reading it
-        known_bad = _known_bad(old.manifest if old else {}, hashes)
-        skipped += known_bad.values()
-        todo = [
-            (doc_id, found.files[doc_id])
-            for doc_id in hashes
-            if doc_id not in unchanged and doc_id not in known_bad
-        ]
-        if old and not todo and len(unchanged) == len(old_hashes):
+        plan = _plan(found, old_hashes, old.manifest if old else {})
+        if old and not plan.todo and len(plan.unchanged) == len(old_hashes):
             folder.collect_garbage(path, keep=kept_files(old.manifest))
             return BuildReport(
-                unchanged=unchanged,
-                skipped=_reported(skipped),
+                unchanged=plan.unchanged,
+                skipped=_reported(plan.skipped),
                 passages=len(old.chunks),
                 seconds=time.perf_counter() - started,
             )
-
+        parsed = dict(_parse_all(plan.todo, chunker))
         documents: dict[str, tuple[StoredDocument, str]] = {}
         chunks: list[Chunk] = []
-        cleaned: list[Cleaned] = []
-        retry: set[str] = set()  # skipped for want of a tool: read again once it is installed
-        parsed = dict(_parse_all(todo, chunker))
-        for doc_id in hashes:
-            if doc_id in known_bad:
+        for doc_id in plan.hashes:
+            if doc_id in plan.known_bad:
                 continue
-            if doc_id in unchanged:
+            if doc_id in plan.unchanged:
                 documents[doc_id] = (old.documents[doc_id], old.document_text(doc_id))
                 chunks.extend(old.chunks[row] for row in old.rows_of([doc_id]))
                 continue
-            result = parsed[doc_id]
-            if isinstance(result, _Unread):
-                skipped.append(result.skipped)
-                if not result.lasting:
-                    retry.add(doc_id)
-                continue
-            doc = result.document
-            hashes[doc_id] = result.sha256  # what was parsed, should the file have changed since
-            if not result.chunks:
-                log.warning("%s: no text found to index", doc_id)
-            if doc.dropped:
-                total = sum(not c.isspace() for c in doc.text)
-                cleaned.append(Cleaned(doc_id, doc.dropped, doc.dropped / total))
-                if cleaned[-1].suspicious:
-                    log.warning(
-                        "%s: %.0f%% of its text was dropped as web-page furniture",
-                        doc_id,
-                        100 * cleaned[-1].share,
-                    )
-            stored = StoredDocument(
-                doc_id, doc.title, hashes[doc_id], format=doc.format, pages=doc.pages, ocr=doc.ocr
-            )
-            documents[doc_id] = (stored, doc.text)
-            chunks.extend(result.chunks)
+            taken = _take(doc_id, parsed[doc_id], plan)
+            if taken is not None:
+                documents[doc_id] = (taken[0], taken[1])
+                chunks.extend(taken[2])
 
         texts = [contextualize(c, context=chunker.context) for c in chunks]
         embedded = _embed(texts, old=old, embedder=embedder, progress=progress)
@@ -200,28 +168,132 @@ def build_index(
             keys=embedded.keys,
             vectors=embedded.vectors,
             lexical=lexical,
-            embedder={
-                "name": embedder.name,
-                "segmented": embedder.segmented,
-                "id": embedder.id,
-                "dim": embedder.dim,
-            },
+            embedder=_embedder_json(embedder),
             chunker=_chunker_json(chunker),
             corpus=str(Path(corpus).resolve()),
-            skipped={s.file: [hashes[s.file], s.reason] for s in skipped if s.file in hashes.keys() - retry},
+            skipped=plan.skipped_record(),
         )
         folder.collect_garbage(path, keep=kept_files(manifest))
+        return plan.report(
+            documents, old_hashes, embedded=embedded.count, passages=len(chunks), started=started
+        )
+
+
+def _build_in_server(
+    corpus: str | Path, location: str, *, embedder: Embedder, chunker: ChunkerSettings, rebuild, progress
+) -> BuildReport:
+    """The same update on a server store: only new and changed documents are written, and
+    removed ones deleted; the others' points are not touched."""
+    from .qdrant import QdrantStore  # the database client is loaded only by those who use it
+
+    started = time.perf_counter()
+    found = corpus_files(corpus)
+    manifest = {
+        "embedder": _embedder_json(embedder),
+        "chunker": _chunker_json(chunker),
+        "corpus": str(Path(corpus).resolve()),
+    }
+    store = QdrantStore.create(location, manifest=manifest, rebuild=rebuild)
+    old_hashes = {d.id: d.sha256 for d in store.documents.values()}
+    plan = _plan(found, old_hashes, store.manifest)
+    parsed = dict(_parse_all(plan.todo, chunker))
+    taken = [t for doc_id, _ in plan.todo if (t := _take(doc_id, parsed[doc_id], plan)) is not None]
+    texts = [contextualize(c, context=chunker.context) for _, _, chunks in taken for c in chunks]
+    embedded = _embed(texts, old=None, embedder=embedder, progress=progress)
+    new, at = [], 0
+    for stored, text, chunks in taken:
+        span = slice(at, at + len(chunks))
+        new.append(
+            NewDocument(
+                stored,
+                text,
+                tuple(chunks),
+                tuple(texts[span]),
+                tuple(embedded.keys[span]),
+                embedded.vectors[span],
+            )
+        )
+        at += len(chunks)
+    documents = {**{d: None for d in plan.unchanged}, **{n.stored.id: None for n in new}}
+    removed = [d for d in old_hashes if d not in documents or d in {n.stored.id for n in new}]
+    if new or removed or store.manifest.get("skipped") != plan.skipped_record():
+        store.write(new, remove=removed, skipped=plan.skipped_record())
+    return plan.report(documents, old_hashes, embedded=embedded.count, passages=len(store), started=started)
+
+
+@dataclass
+class _Plan:
+    """What a build found in the corpus: file hashes, what is unchanged, what to read."""
+
+    hashes: dict[str, str]
+    skipped: list[Skipped]
+    unchanged: tuple[str, ...]
+    known_bad: dict[str, Skipped]
+    todo: list[tuple[str, Path]]
+    cleaned: list[Cleaned] = dataclasses.field(default_factory=list)
+    retry: set[str] = dataclasses.field(default_factory=set)  # skipped for want of a tool: read again
+
+    def skipped_record(self) -> dict[str, list[str]]:
+        """id → [sha256, reason] of files left out, so an unchanged bad file is not read again."""
+        kept = self.hashes.keys() - self.retry
+        return {s.file: [self.hashes[s.file], s.reason] for s in self.skipped if s.file in kept}
+
+    def report(self, documents, old_hashes, *, embedded: int, passages: int, started: float) -> BuildReport:
         return BuildReport(
             added=tuple(d for d in documents if d not in old_hashes),
-            changed=tuple(d for d in documents if d in old_hashes and d not in unchanged),
+            changed=tuple(d for d in documents if d in old_hashes and d not in self.unchanged),
             removed=tuple(d for d in old_hashes if d not in documents),
-            unchanged=unchanged,
-            skipped=_reported(skipped),
-            cleaned=tuple(cleaned),
-            embedded=embedded.count,
-            passages=len(chunks),
+            unchanged=self.unchanged,
+            skipped=_reported(self.skipped),
+            cleaned=tuple(self.cleaned),
+            embedded=embedded,
+            passages=passages,
             seconds=time.perf_counter() - started,
         )
+
+
+def _plan(found, old_hashes: dict[str, str], manifest: dict) -> _Plan:
+    skipped = list(found.skipped)
+    hashes = {}  # files are read again where they are parsed: a corpus need not fit in memory
+    for doc_id, file in found.files.items():
+        try:
+            hashes[doc_id] = hashlib.sha256(file.read_bytes()).hexdigest()
+        except OSError as err:
+            skipped.append(Skipped(doc_id, f"cannot read it: {err.strerror}"))
+    unchanged = tuple(d for d in hashes if old_hashes.get(d) == hashes[d])
+    # a file skipped last time and not changed since is skipped again without reading it
+    known_bad = _known_bad(manifest, hashes)
+    skipped += known_bad.values()
+    todo = [(d, found.files[d]) for d in hashes if d not in unchanged and d not in known_bad]
+    return _Plan(hashes, skipped, unchanged, known_bad, todo)
+
+
+def _take(doc_id: str, result, plan: _Plan) -> tuple[StoredDocument, str, list[Chunk]] | None:
+    """A parsed document as stored, or None when it could not be read (recorded in `plan`)."""
+    if isinstance(result, _Unread):
+        plan.skipped.append(result.skipped)
+        if not result.lasting:
+            plan.retry.add(doc_id)
+        return None
+    doc = result.document
+    plan.hashes[doc_id] = result.sha256  # what was parsed, should the file have changed since
+    if not result.chunks:
+        log.warning("%s: no text found to index", doc_id)
+    if doc.dropped:
+        total = sum(not c.isspace() for c in doc.text)
+        plan.cleaned.append(Cleaned(doc_id, doc.dropped, doc.dropped / total))
+        if plan.cleaned[-1].suspicious:
+            log.warning(
+                "%s: %.0f%% of its text was dropped as web-page furniture",
+                doc_id,
+                100 * plan.cleaned[-1].share,
+            )
+    stored = StoredDocument(doc_id, doc.title, result.sha256, format=doc.format, pages=doc.pages, ocr=doc.ocr)
+    return stored, doc.text, result.chunks
+
+
+def _embedder_json(embedder: Embedder) -> dict:
+    return {"name": embedder.name, "segmented": embedder.segmented, "id": embedder.id, "dim": embedder.dim}
 
 
 @dataclass(frozen=True)

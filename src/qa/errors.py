@@ -55,3 +55,7 @@ class SettingsError(QAError):
 
 class GoldError(QAError):
     """The gold question file for `qa eval` cannot be read or has no usable questions."""
+
+
+class StoreError(QAError):
+    """The index server cannot be reached or used."""

@@ -310,6 +310,9 @@ def _evaluate(
     started,
 ) -> Report:
     retriever = Retriever.build(corpus, index, settings=settings)
+    served = None
+    if settings.store:  # the same index in the server store, scored beside the folder's
+        served = Retriever.build(corpus, settings.store, settings=settings, embedder=retriever.embedder)
 
     def bar(total: int, label: str):
         return open_bar(total, label) if open_bar else None
@@ -326,6 +329,18 @@ def _evaluate(
         )
         for mode in modes
     ]
+    if served is not None:
+        systems += [
+            score_system(
+                f"qa {mode} · {served.index.location}",
+                served,
+                questions,
+                mode=mode,
+                k=k,
+                progress=bar(len(questions), f"qa {mode} (server store)"),
+            )
+            for mode in modes
+        ]
     calibrated = None
     if calibration:
         dev = score_system(

@@ -22,12 +22,11 @@ lies in them. This is the only module that knows FAISS.
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from . import folder, packed
 from .chunk import Chunk
 from .errors import IndexCorruptError, IndexMismatchError, QAError
 from .lexical import LexicalIndex
+from .store import StoredDocument
 
 log = logging.getLogger(__name__)
 
@@ -66,26 +66,6 @@ RESCORED = 50
 # A reader that finds a file gone because a build replaced the manifest meanwhile tries the
 # new manifest; two builds finishing during one load is already unlikely, so three tries.
 LOAD_ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class StoredDocument:
-    id: str
-    title: str
-    sha256: str
-    offset: int = 0  # its bytes in the texts file
-    length: int = 0
-    format: str = "txt"  # the reader that extracted its text: txt, md, docx, doc, pdf, html
-    pages: tuple[int, ...] = ()  # character offset where each page starts (PDF); () without pages
-    ocr: bool = False  # its text was recognised from page images
-
-    def pages_of(self, start: int, end: int) -> tuple[int, ...]:
-        """The page numbers (from 1) that the span `[start, end)` of the text covers."""
-        if not self.pages:
-            return ()
-        first = bisect.bisect_right(self.pages, start)
-        last = bisect.bisect_right(self.pages, max(start, end - 1))
-        return tuple(range(max(first, 1), max(last, 1) + 1))
 
 
 class ChunkTable(Sequence[Chunk]):
@@ -135,6 +115,30 @@ class Index:
     @property
     def embedder_id(self) -> str:
         return self.manifest["embedder"]["id"]
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    @property
+    def option(self) -> str:
+        return f"--index {self.path}"
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def key(self, row: int) -> bytes:
+        return bytes(self.keys[row])
+
+    def stamp(self) -> object:
+        return folder.stamp(self.path)
+
+    def passages(self) -> Iterator[Chunk]:
+        return iter(self.chunks)
+
+    def passage_counts(self) -> dict[str, int]:
+        counts = np.bincount(np.asarray(self.chunks.doc), minlength=len(self.documents))
+        return {doc_id: int(counts[i]) for i, doc_id in enumerate(self.documents)}
 
     def document_text(self, doc_id: str) -> str:
         d = self.documents[doc_id]

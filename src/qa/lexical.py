@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
@@ -127,51 +127,34 @@ class LexicalIndex:
         return every(self.terms(question), self.exact.passages)
 
     def restore_diacritics(self, question: str) -> str:
-        """Put back the diacritics of a question typed without them, as the corpus spells its words.
-
-        A Viterbi pass over the syllables: candidates are corpus syllables that fold to
-        the typed one, scored by how often the corpus writes each pair side by side.
-        Words the corpus lacks stay as typed.
-        """
-        pieces = re.findall(r"[^\W_]+|[\W_]+", question)
-        chains: list[list[int]] = [[]]
-        for i, piece in enumerate(pieces):
-            if piece[0].isalnum():
-                chains[-1].append(i)
-            elif piece.strip():  # punctuation ends a phrase; spaces do not
-                chains.append([])
-        for chain in chains:
-            spelled = _viterbi([pieces[i] for i in chain], self)
-            for i, word in zip(chain, spelled):
-                pieces[i] = word
-        return "".join(pieces)
+        """Put back the diacritics of a question typed without them, as the corpus spells its words."""
+        return self._speller.restore(question)
 
     @cached_property
-    def _spellings(self) -> tuple[dict[str, float], dict[tuple[str, str], float], dict[str, list[str]]]:
-        """Syllables and their document frequencies (question words added), the question phrases'
-        pairs, and which syllables fold to each typed one. Pairs of the corpus are looked up when
-        needed: there can be millions."""
+    def _speller(self) -> Speller:
         df = self.exact.document_frequency
         vocabulary = self.exact.vocabulary
         unigrams = {vocabulary.term(c): float(df[c]) for c in self.exact.unigrams.tolist()}
-        prior = max(unigrams.values(), default=1.0)
-        phrases: dict[tuple[str, str], float] = {}
-        for phrase in QUESTION_PHRASES:
-            parts = phrase.split()
-            for part in parts:
-                unigrams[part] = unigrams.get(part, 0.0) + prior
-            for a, b in itertools.pairwise(parts):
-                phrases[(a, b)] = phrases.get((a, b), 0.0) + prior
-        candidates: dict[str, list[str]] = {}
-        for syllable in unigrams:
-            candidates.setdefault(fold_accents(syllable), []).append(syllable)
-        return unigrams, phrases, candidates
 
-    def _pair(self, a: str, b: str) -> float:
-        """How many passages write `a b` side by side (question phrases count as common)."""
-        column = self.exact.vocabulary.find(f"{a}_{b}")
-        found = float(self.exact.starts[column + 1] - self.exact.starts[column]) if column >= 0 else 0.0
-        return found + self._spellings[1].get((a, b), 0.0)
+        def pairs(bigram: str) -> float:
+            column = vocabulary.find(bigram)
+            return float(self.exact.starts[column + 1] - self.exact.starts[column]) if column >= 0 else 0.0
+
+        return Speller(unigrams, pairs)
+
+    @property
+    def passages(self) -> int:
+        return self.exact.passages
+
+    @property
+    def has_folded(self) -> bool:
+        return self.folded is not None
+
+    def idf_of(self, term: str, *, folded: bool = False) -> float | None:
+        """The BM25 idf of a term of the exact (or folded) field; None for a term no passage has."""
+        field = self.folded if folded else self.exact
+        column = field.vocabulary.find(term) if field is not None else -1
+        return float(field.idf[column]) if column >= 0 else None
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Every array, by name, to be stored as plain files and memory-mapped back."""
@@ -200,25 +183,65 @@ class LexicalIndex:
         return cls(scheme, fields["exact"], fields["folded"])
 
 
-def _viterbi(typed: list[str], lexical: LexicalIndex) -> list[str]:
-    unigrams, _, candidates = lexical._spellings
-    total = sum(unigrams.values()) or 1.0
-    best: dict[str, tuple[float, list[str]]] = {}
-    for word in typed:
-        options = candidates.get(word.lower()) or [word.lower()]
-        layer = {}
-        for option in options:
-            prior = unigrams.get(option, 0.0) / total
-            if not best:
-                layer[option] = (math.log(prior + 1e-6), [option])
-                continue
-            layer[option] = max(
-                (score + math.log(lexical._pair(prev, option) + 0.01 * prior + 1e-6), [*path, option])
-                for prev, (score, path) in best.items()
-            )
-        best = layer
-    path = max(best.values())[1] if best else []
-    return [_like(spelled, word) for spelled, word in zip(path, typed)]
+class Speller:
+    """Restores diacritics from a corpus's syllable and syllable-pair document frequencies.
+
+    A Viterbi pass over the syllables: candidates are corpus syllables that fold to the
+    typed one, scored by how often the corpus writes each pair side by side. Words the
+    corpus lacks stay as typed. Pairs are looked up when needed: there can be millions.
+    """
+
+    def __init__(self, unigrams: Mapping[str, float], pairs: Callable[[str], float]) -> None:
+        self.unigrams = dict(unigrams)
+        self._pairs = pairs
+        prior = max(self.unigrams.values(), default=1.0)
+        self.phrases: dict[tuple[str, str], float] = {}
+        for phrase in QUESTION_PHRASES:  # question words count as common
+            parts = phrase.split()
+            for part in parts:
+                self.unigrams[part] = self.unigrams.get(part, 0.0) + prior
+            for a, b in itertools.pairwise(parts):
+                self.phrases[(a, b)] = self.phrases.get((a, b), 0.0) + prior
+        self.candidates: dict[str, list[str]] = {}
+        for syllable in self.unigrams:
+            self.candidates.setdefault(fold_accents(syllable), []).append(syllable)
+        self.total = sum(self.unigrams.values()) or 1.0
+
+    def restore(self, question: str) -> str:
+        pieces = re.findall(r"[^\W_]+|[\W_]+", question)
+        chains: list[list[int]] = [[]]
+        for i, piece in enumerate(pieces):
+            if piece[0].isalnum():
+                chains[-1].append(i)
+            elif piece.strip():  # punctuation ends a phrase; spaces do not
+                chains.append([])
+        for chain in chains:
+            spelled = self._viterbi([pieces[i] for i in chain])
+            for i, word in zip(chain, spelled):
+                pieces[i] = word
+        return "".join(pieces)
+
+    def _pair(self, a: str, b: str) -> float:
+        """How many passages write `a b` side by side (question phrases count as common)."""
+        return self._pairs(f"{a}_{b}") + self.phrases.get((a, b), 0.0)
+
+    def _viterbi(self, typed: list[str]) -> list[str]:
+        best: dict[str, tuple[float, list[str]]] = {}
+        for word in typed:
+            options = self.candidates.get(word.lower()) or [word.lower()]
+            layer = {}
+            for option in options:
+                prior = self.unigrams.get(option, 0.0) / self.total
+                if not best:
+                    layer[option] = (math.log(prior + 1e-6), [option])
+                    continue
+                layer[option] = max(
+                    (score + math.log(self._pair(prev, option) + 0.01 * prior + 1e-6), [*path, option])
+                    for prev, (score, path) in best.items()
+                )
+            best = layer
+        path = max(best.values())[1] if best else []
+        return [_like(spelled, word) for spelled, word in zip(path, typed)]
 
 
 def _like(spelled: str, typed: str) -> str:

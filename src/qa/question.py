@@ -84,16 +84,15 @@ def read_question(index: Index, question: str) -> Question:
     """What `question` asks for, with its content terms weighed by `index`."""
     lexical = index.lexical
     folded = not has_diacritics(question)
-    if folded and lexical.folded is None:  # an index without the accent-folded field: re-accent
+    if folded and not lexical.has_folded:  # an index without the accent-folded field: re-accent
         question, folded = lexical.restore_diacritics(question), False
-    field_ = lexical.folded if folded else lexical.exact
-    rarest = float(np.log1p((field_.passages + 0.5) / 0.5))  # idf of a term in no passage
+    rarest = float(np.log1p((lexical.passages + 0.5) / 0.5))  # idf of a term in no passage
     common = _FOLDED_QUESTION_WORDS if folded else _QUESTION_WORDS
-    weights = {
-        term: float(field_.idf[field_.vocabulary[term]]) if term in field_.vocabulary else rarest
-        for term in tokenize(question, scheme="syllable+bigram", folded=folded)
-        if not all(part in common for part in term.split("_"))
-    }
+    weights = {}
+    for term in tokenize(question, scheme="syllable+bigram", folded=folded):
+        if not all(part in common for part in term.split("_")):
+            idf = lexical.idf_of(term, folded=folded)
+            weights[term] = rarest if idf is None else idf
     counted = _counted(question)
     measured = None if counted else _measured(question)
     return Question(

