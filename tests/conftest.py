@@ -54,6 +54,21 @@ def retriever(seed_index, embedder) -> Retriever:
     return Retriever.load(seed_index, settings=Settings(), embedder=embedder)
 
 
+@pytest.fixture(scope="session")
+def seed_store(tmp_path_factory, embedder) -> str:
+    """The seed corpus in the Qdrant store (the client's local engine), built once for the run."""
+    location = f"qdrant-local:{tmp_path_factory.mktemp('seed-store')}"
+    Retriever.build(SEEDS, location, settings=Settings(), embedder=embedder)
+    return location
+
+
+@pytest.fixture(scope="session", params=["folder", "qdrant"])
+def any_retriever(request, seed_index, embedder) -> Retriever:
+    """The seed index in each store: retrieval tests that take it run once per store."""
+    location = seed_index if request.param == "folder" else request.getfixturevalue("seed_store")
+    return Retriever.load(location, settings=Settings(), embedder=embedder)
+
+
 @pytest.fixture
 def small_corpus(tmp_path) -> Path:
     """The shortest seed page and a markdown note: enough for index mechanics, quick to embed."""

@@ -3,6 +3,12 @@ import pytest
 from qa.answer import answer
 
 
+@pytest.fixture(scope="module")
+def retriever(any_retriever):
+    """Each test here runs on the folder store and on the Qdrant store."""
+    return any_retriever
+
+
 def test_answer_sentence_cites_the_passage_it_comes_from(retriever):
     answer = retriever.ask("Trong đợt khảo sát, Hà Nội đạt chỉ số trung bình bao nhiêu điểm?", k=5)
     assert answer.found

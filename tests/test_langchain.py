@@ -1,7 +1,14 @@
+import pytest
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
 from qa.langchain import QARetriever
+
+
+@pytest.fixture(scope="module")
+def retriever(any_retriever):
+    """Each test here runs on the folder store and on the Qdrant store."""
+    return any_retriever
 
 
 def test_langchain_retriever_returns_cited_documents(retriever):

@@ -10,7 +10,15 @@ from hypothesis import strategies as st
 
 import qa.postings
 from qa import QueryError
+from qa.index import Index
 from qa.text import fold_accents
+
+
+@pytest.fixture(scope="module")
+def retriever(any_retriever):
+    """Each test here runs on the folder store and on the Qdrant store."""
+    return any_retriever
+
 
 GOLD = Path(__file__).resolve().parent.parent / "eval" / "gold.jsonl"
 
@@ -40,12 +48,12 @@ def test_real_questions_find_the_answer_in_the_top_5(retriever, question, answer
 
 @pytest.mark.parametrize("essential", [qa.postings.ESSENTIAL_BUDGET, 20])
 def test_bm25_top_10_is_that_of_reading_every_posting_on_the_gold_questions(
-    retriever, monkeypatch, essential
+    seed_index, monkeypatch, essential
 ):
     """The pruned search's top 10 for every gold question, typed with and without diacritics, is the
     top 10 of scoring every posting, also when pruning is forced on the small seed corpus."""
     monkeypatch.setattr(qa.postings, "ESSENTIAL_BUDGET", essential)
-    lexical = retriever.index.lexical
+    lexical = Index.load(seed_index).lexical
     asked = [json.loads(line)["question"] for line in GOLD.read_text(encoding="utf-8").splitlines() if line]
     for question in asked + [fold_accents(q) for q in asked]:
         every = lexical.score(question)

@@ -337,6 +337,7 @@ def _evaluate(
                 questions,
                 mode=mode,
                 k=k,
+                judge=mode == settings.mode,
                 progress=bar(len(questions), f"qa {mode} (server store)"),
             )
             for mode in modes
