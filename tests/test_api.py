@@ -5,6 +5,12 @@ import pytest
 from qa import Retriever, Settings, SettingsError
 
 
+@pytest.fixture(scope="module")
+def retriever(any_retriever):
+    """The tests that take it run on the folder store and on the Qdrant store."""
+    return any_retriever
+
+
 def test_public_api_from_the_readme(retriever):
     hits = retriever.search("Chỉ thị 12-CT/TW được ban hành ngày nào?", k=5)
     assert len(hits) == 5
@@ -60,8 +66,9 @@ def test_build_reads_corpus_and_index_from_settings(small_corpus, tmp_path, embe
     assert set(r.documents) == {"001_5890e04fe2056a11.txt", "ghi-chu.md"}
 
 
-def test_a_running_retriever_picks_up_a_rebuilt_index(small_corpus, tmp_path, embedder):
-    index = tmp_path / "index"
+@pytest.mark.parametrize("store", ["folder", "qdrant"])
+def test_a_running_retriever_picks_up_a_rebuilt_index(small_corpus, tmp_path, embedder, store):
+    index = tmp_path / "index" if store == "folder" else f"qdrant-local:{tmp_path / 'store'}"
     Retriever.build(small_corpus, index, settings=Settings(), embedder=embedder)
     serving = Retriever.load(index, settings=Settings(), embedder=embedder)
     assert "moi.txt" not in serving.documents
