@@ -3,6 +3,7 @@ document, reconnecting (from another process too), and a write killed half-way."
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import subprocess
@@ -12,6 +13,7 @@ import time
 
 import numpy as np
 import pytest
+from qdrant_client import models
 
 from qa import qdrant
 from qa.chunk import chunk_document, contextualize
@@ -20,6 +22,7 @@ from qa.index import Index, write_index
 from qa.ingest import parse_document
 from qa.lexical import build_lexical
 from qa.qdrant import QdrantStore, close_local
+from qa.qdrant_connection import Connection, parse_location
 from qa.qdrant_lexical import field_tokens
 from qa.retrieve import search
 from qa.store import NewDocument, StoredDocument, open_store
@@ -387,3 +390,40 @@ def test_a_write_from_another_thread(store, embedder):
     worker.start()
     worker.join(60)
     assert failures == [] and "tin-tuc.txt" in store.documents
+
+
+def test_the_cluster_knobs_of_the_url_reach_the_engine(tmp_path, documents, embedder, monkeypatch):
+    """shards, replicas and write consistency at creation, write ordering on every write, read
+    consistency on every read: what a cluster needs, passed through (the local engine ignores them)."""
+    url = "qdrant://db:6333/qa?shards=3&replicas=2&write_consistency=2&ordering=strong&read_consistency=majority"
+    knobs = parse_location(url)
+    local = dataclasses.replace(
+        parse_location(f"qdrant-local:{tmp_path / 'store'}"),
+        **{
+            name: getattr(knobs, name)
+            for name in ("shards", "replicas", "write_consistency", "ordering", "read_consistency")
+        },
+    )
+    monkeypatch.setattr(qdrant, "parse_location", lambda text: local)
+    calls: list[tuple[str, dict]] = []
+    real = Connection.__call__
+
+    def recording(self, method, *args, **kwargs):
+        calls.append((method, kwargs))
+        return real(self, method, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "__call__", recording)
+    store = QdrantStore.create(url, manifest=manifest_of(embedder))
+    store.write(documents[:1], remove=[], skipped={})
+    store.search_dense(documents[0].vectors[0], 3)
+    store.close()
+    close_local(tmp_path / "store")
+    created = [kw for method, kw in calls if method == "create_collection"]
+    assert created and all(
+        (kw["shard_number"], kw["replication_factor"], kw["write_consistency_factor"]) == (3, 2, 2)
+        for kw in created
+    )
+    writes = [kw for method, kw in calls if method in ("upsert", "delete")]
+    assert writes and all(kw["ordering"] == models.WriteOrdering.STRONG for kw in writes)
+    reads = [kw for method, kw in calls if method in ("query_points", "scroll", "retrieve")]
+    assert reads and all(kw["consistency"] == models.ReadConsistencyType.MAJORITY for kw in reads)
