@@ -113,7 +113,10 @@ class Writing:
         }
         self._call("update_collection", self._passages, metadata=json.loads(json.dumps(update)))
         committed = {d: self.documents[d].sha256 for d in kept} | {d: n.stored.sha256 for d, n in new.items()}
-        self._clean(touched, committed)
+        # only documents held before, or left pending by a killed write, can have stale passages: a fresh
+        # build's documents need no delete (the local engine checks each filter against every point)
+        stale = set(self.documents) | set(remove) | set(metadata.get("pending", []))
+        self._clean([d for d in touched if d in stale], committed)
         self._call("update_collection", self._passages, metadata={"pending": []})
         self._load()
         self._stamp_at = 0.0  # the next stamp reads the server again
