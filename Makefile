@@ -43,9 +43,11 @@ clean:
 eval: install
 	$(BIN)/qa eval --corpus seeds --index index --ablation
 
-# Benchmarks from the seeds to a million passages (about half an hour), `ask` beside `search`, then the HTTP load test
-# (20 clients x 50 requests on /api/search): bench/results/.
+# Benchmarks from the seeds to a million passages (about half an hour), `ask` beside `search`, the HTTP load test
+# (20 clients x 50 requests on /api/search), then the folder and Qdrant stores side by side at seed size
+# and 100k passages (about 20 minutes more): bench/results/.
 bench: install
 	$(BIN)/python bench/bench.py --out bench/results
 	$(BIN)/python bench/ask.py --out bench/results
 	$(BIN)/python bench/load.py --out bench/results
+	$(BIN)/python bench/stores.py --out bench/results
