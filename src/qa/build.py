@@ -7,37 +7,30 @@ rest is indexed. Identical passage texts are embedded once.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import logging
-import multiprocessing
-import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import folder
-from .chunk import Chunk, Chunker, Context, chunk_document, contextualize
+from .chunk import Chunk, Chunker, Context, contextualize
 from .corpus import Skipped, corpus_files
 from .embed import Embedder
-from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, MissingToolError, QAError
+from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from .index import Index, kept_files, write_index
-from .ingest import Document, parse_document
 from .lexical import Tokenizer, build_lexical
-from .readers import extract
+from .parsing import Unread, parse_all
 from .store import NewDocument, StoredDocument, is_server
-from .text import count_words
 
 log = logging.getLogger(__name__)
 
 # Bumped whenever ingest or chunking changes what passages come out of the same files,
 # so that `qa index` re-chunks an index made by an older version instead of keeping it.
 PASSAGES_VERSION = 3
-PARALLEL_FROM = 50  # documents per worker process below which parsing stays in-process
 # Passage texts handed to the embedder at once: its vectors go straight into the index's array,
 # so a million passages never hold a second copy (10k vectors are 15 MB).
 EMBED_SLICE = 10_000
@@ -91,21 +84,6 @@ class ChunkerSettings:
     accent_field: bool = True
 
 
-@dataclass(frozen=True)
-class _Parsed:
-    document: Document
-    chunks: list[Chunk]
-    sha256: str  # of the bytes parsed
-
-
-@dataclass(frozen=True)
-class _Unread:
-    """A file that could not be read now; `lasting` when only changing the file can help."""
-
-    skipped: Skipped
-    lasting: bool = True
-
-
 def build_index(
     corpus: str | Path,
     path: str | Path,
@@ -142,7 +120,7 @@ def build_index(
                 passages=len(old.chunks),
                 seconds=time.perf_counter() - started,
             )
-        parsed = dict(_parse_all(plan.todo, chunker))
+        parsed = dict(parse_all(plan.todo, chunker))
         documents: dict[str, tuple[StoredDocument, str]] = {}
         chunks: list[Chunk] = []
         for doc_id in plan.hashes:
@@ -194,9 +172,18 @@ def _build_in_server(
         "corpus": str(Path(corpus).resolve()),
     }
     store = QdrantStore.create(location, manifest=manifest, rebuild=rebuild)
+    try:
+        return _update_server(
+            store, found, embedder=embedder, chunker=chunker, progress=progress, started=started
+        )
+    finally:
+        store.close()
+
+
+def _update_server(store, found, *, embedder: Embedder, chunker: ChunkerSettings, progress, started: float):
     old_hashes = {d.id: d.sha256 for d in store.documents.values()}
     plan = _plan(found, old_hashes, store.manifest)
-    parsed = dict(_parse_all(plan.todo, chunker))
+    parsed = dict(parse_all(plan.todo, chunker))
     taken = [t for doc_id, _ in plan.todo if (t := _take(doc_id, parsed[doc_id], plan)) is not None]
     texts = [contextualize(c, context=chunker.context) for _, _, chunks in taken for c in chunks]
     embedded = _embed(texts, old=None, embedder=embedder, progress=progress)
@@ -270,7 +257,7 @@ def _plan(found, old_hashes: dict[str, str], manifest: dict) -> _Plan:
 
 def _take(doc_id: str, result, plan: _Plan) -> tuple[StoredDocument, str, list[Chunk]] | None:
     """A parsed document as stored, or None when it could not be read (recorded in `plan`)."""
-    if isinstance(result, _Unread):
+    if isinstance(result, Unread):
         plan.skipped.append(result.skipped)
         if not result.lasting:
             plan.retry.add(doc_id)
@@ -329,40 +316,6 @@ def _embed(texts: list[str], *, old: Index | None, embedder, progress) -> _Embed
             to, source = map(np.array, zip(*copies))
             vectors[to] = vectors[source]
     return _Embedded(keys, vectors, len(first))
-
-
-def _parse(job: tuple[str, Path], chunker: ChunkerSettings) -> tuple[str, _Parsed | _Unread]:
-    doc_id, file = job
-    try:
-        data = file.read_bytes()
-    except OSError as err:
-        return doc_id, _Unread(Skipped(doc_id, f"cannot read it: {err.strerror}"), lasting=False)
-    try:
-        document = parse_document(extract(data, name=doc_id), doc_id=doc_id, boilerplate=chunker.boilerplate)
-        chunks = chunk_document(document, size=chunker.size, overlap=chunker.overlap, method=chunker.method)
-    except MissingToolError as err:
-        return doc_id, _Unread(Skipped(doc_id, str(err)), lasting=False)
-    except QAError as err:
-        return doc_id, _Unread(Skipped(doc_id, str(err)))
-    except Exception as err:  # a fault of ours must cost one document, not the whole build
-        log.debug("%s could not be read", file, exc_info=True)
-        reason = f"could not be read ({type(err).__name__}: {err}); please report it"
-        return doc_id, _Unread(Skipped(doc_id, reason))
-    # its paragraphs were only needed for chunking: a million of them are not kept
-    document = dataclasses.replace(document, blocks=())
-    return doc_id, _Parsed(document, chunks, hashlib.sha256(data).hexdigest())
-
-
-def _parse_all(jobs: list[tuple[str, Path]], chunker: ChunkerSettings):
-    """Parse and chunk documents, on every core when there are many (pyvi is the slow part)."""
-    workers = min(os.cpu_count() or 1, len(jobs) // PARALLEL_FROM)
-    if workers < 2:
-        return [_parse(job, chunker) for job in jobs]
-    count_words("nạp pyvi")  # load the segmenter once, before the workers fork
-
-    # fork: workers inherit the loaded modules, and callers' scripts need no __main__ guard
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        return list(pool.map(functools.partial(_parse, chunker=chunker), jobs, chunksize=16))
 
 
 def _known_bad(manifest: dict, hashes: dict[str, str]) -> dict[str, Skipped]:

@@ -310,38 +310,27 @@ def _evaluate(
     started,
 ) -> Report:
     retriever = Retriever.build(corpus, index, settings=settings)
-    served = None
+    scored = [(retriever, "")]
     if settings.store:  # the same index in the server store, scored beside the folder's
         served = Retriever.build(corpus, settings.store, settings=settings, embedder=retriever.embedder)
+        scored.append((served, f" · {settings.store}"))
 
     def bar(total: int, label: str):
         return open_bar(total, label) if open_bar else None
 
     systems = [
         score_system(
-            f"qa {mode}",
-            retriever,
+            f"qa {mode}{suffix}",
+            system,
             questions,
             mode=mode,
             k=k,
             judge=mode == settings.mode,
-            progress=bar(len(questions), f"qa {mode}"),
+            progress=bar(len(questions), f"qa {mode}{suffix}"),
         )
+        for system, suffix in scored
         for mode in modes
     ]
-    if served is not None:
-        systems += [
-            score_system(
-                f"qa {mode} · {served.index.location}",
-                served,
-                questions,
-                mode=mode,
-                k=k,
-                judge=mode == settings.mode,
-                progress=bar(len(questions), f"qa {mode} (server store)"),
-            )
-            for mode in modes
-        ]
     calibrated = None
     if calibration:
         dev = score_system(
