@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install index run chat test lint clean eval bench
+.PHONY: install index run chat test lint clean eval bench bench-quick
 
 # torch==2.13.0 first: the CPU build is on disk; any other torch request pulls GBs of CUDA.
 $(STAMP): pyproject.toml
@@ -43,11 +43,18 @@ clean:
 eval: install
 	$(BIN)/qa eval --corpus seeds --index index --ablation
 
-# Benchmarks from the seeds to a million passages (about half an hour), `ask` beside `search`, the HTTP load test
+# Benchmarks from the seeds to a million passages (about 20 minutes), `ask` beside `search`, the HTTP load test
 # (20 clients x 50 requests on /api/search), then the folder and Qdrant stores side by side at seed size
-# and 100k passages (about 20 minutes more): bench/results/.
+# and 10k passages: about half an hour in all, bench/results/. `bench-quick`: the same up to 100k passages
+# with a small load, into bench/results-quick/.
 bench: install
 	$(BIN)/python bench/bench.py --out bench/results
 	$(BIN)/python bench/ask.py --out bench/results
 	$(BIN)/python bench/load.py --out bench/results
 	$(BIN)/python bench/stores.py --out bench/results
+
+bench-quick: install
+	$(BIN)/python bench/bench.py --quick --out bench/results-quick
+	$(BIN)/python bench/ask.py --out bench/results-quick
+	$(BIN)/python bench/load.py --quick --out bench/results-quick
+	$(BIN)/python bench/stores.py --sizes seed --out bench/results-quick

@@ -216,17 +216,27 @@ KILLER = textwrap.dedent(
     import os, signal, sys
     import qa.folder
     from qa.cli import main
-    real, calls, kill_at = qa.folder.atomic_write, [0], int(sys.argv[1])
-    def write(target, data):
+    real_put, real_write, calls, kill_at = qa.folder.put, qa.folder.atomic_write, [0], int(sys.argv[1])
+    def before(folder, name, data):
         calls[0] += 1
         if calls[0] == kill_at:  # half a temporary file on disk, then the power goes
-            with open(target.parent / f".{target.name}.killed.tmp", "wb") as f:
+            with open(folder / f".{name}.killed.tmp", "wb") as f:
                 f.write(data[: len(data) // 2])
             os.kill(os.getpid(), signal.SIGKILL)
-        real(target, data)
+    def after():
         if calls[0] == -kill_at:  # right after this file is in place
             os.kill(os.getpid(), signal.SIGKILL)
-    qa.folder.atomic_write = write
+    def put(path, role, suffix, pieces):
+        data = b"".join(bytes(p) for p in pieces)
+        before(path, f"{role}-{'0' * 16}{suffix}", data)
+        written = real_put(path, role, suffix, [data])
+        after()
+        return written
+    def write(target, data):
+        before(target.parent, target.name, data)
+        real_write(target, data)
+        after()
+    qa.folder.put, qa.folder.atomic_write = put, write
     sys.exit(main(sys.argv[2:]))
     """
 )

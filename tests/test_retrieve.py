@@ -1,5 +1,6 @@
 import json
 import os
+import threading
 import unicodedata
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import qa.postings
-from qa import QueryError
+from qa import QueryError, Retriever, Settings
 from qa.index import Index
 from qa.text import fold_accents
 
@@ -160,3 +161,25 @@ def test_any_question_gives_hits_or_a_query_error(retriever, question, mode, k):
     assert len(hits) <= k and [h.rank for h in hits] == list(range(1, len(hits) + 1))
     for h in hits:
         assert retriever.document_text(h.doc_id)[h.start : h.end] == h.text
+
+
+def test_hybrid_runs_the_dense_search_beside_the_lexical_one_with_the_same_hits(
+    seed_index, embedder, monkeypatch
+):
+    """On the folder store the dense search runs in another thread while BM25 runs in the caller's:
+    the hits are those of running them one after the other."""
+    r = Retriever.load(seed_index, settings=Settings(), embedder=embedder)
+    asked = [json.loads(line)["question"] for line in GOLD.read_text(encoding="utf-8").splitlines() if line]
+    threads, search_dense = [], r.index.search_dense
+
+    def recorded(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return search_dense(*args, **kwargs)
+
+    monkeypatch.setattr(r.index, "search_dense", recorded)
+    together = [r.search(q, k=5) for q in asked[:40]]
+    assert len(threads) >= 40 and all(name.startswith("qa-dense") for name in threads)
+    monkeypatch.setattr(Index, "concurrent", False)
+    threads.clear()
+    assert [r.search(q, k=5) for q in asked[:40]] == together
+    assert threads and threading.main_thread().name in threads

@@ -10,7 +10,7 @@ import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,15 +130,14 @@ def build_index(
                 documents[doc_id] = (old.documents[doc_id], old.document_text(doc_id))
                 chunks.extend(old.chunks[row] for row in old.rows_of([doc_id]))
                 continue
-            taken = _take(doc_id, parsed[doc_id], plan)
+            taken = _take(doc_id, parsed.pop(doc_id), plan)  # the parsed document's blocks go
             if taken is not None:
                 documents[doc_id] = (taken[0], taken[1])
                 chunks.extend(taken[2])
 
-        texts = [contextualize(c, context=chunker.context) for c in chunks]
+        texts = _Contextualized(chunks, chunker.context)
         embedded = _embed(texts, old=old, embedder=embedder, progress=progress)
         lexical = build_lexical(texts, scheme=chunker.tokenizer, accent_field=chunker.accent_field)
-        del texts, parsed  # a million passages' texts: not held while the index is written
         manifest = write_index(
             path,
             documents=documents,
@@ -279,6 +278,20 @@ def _take(doc_id: str, result, plan: _Plan) -> tuple[StoredDocument, str, list[C
     return stored, doc.text, result.chunks
 
 
+class _Contextualized(Sequence[str]):
+    """The texts the passages are embedded and tokenised from, made when read: a list of them would be
+    a gigabyte at a million passages, held through the whole build."""
+
+    def __init__(self, chunks: list[Chunk], context: Context) -> None:
+        self.chunks, self.context = chunks, context
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def __getitem__(self, row):  # an int: `_embed` and `build_lexical` read one text at a time
+        return contextualize(self.chunks[row], context=self.context)
+
+
 def _embedder_json(embedder: Embedder) -> dict:
     return {"name": embedder.name, "segmented": embedder.segmented, "id": embedder.id, "dim": embedder.dim}
 
@@ -290,7 +303,7 @@ class _Embedded:
     count: int  # distinct texts embedded now (the rest reused)
 
 
-def _embed(texts: list[str], *, old: Index | None, embedder, progress) -> _Embedded:
+def _embed(texts: Sequence[str], *, old: Index | None, embedder, progress) -> _Embedded:
     """Vectors for every passage text: reused from the old index, or computed once per distinct
     text, EMBED_SLICE texts at a time straight into the result (the engine uses every core)."""
     keys = [hashlib.sha1(t.encode("utf-8")).hexdigest().encode() for t in texts]

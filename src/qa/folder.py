@@ -16,7 +16,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
@@ -179,12 +179,29 @@ def atomic_write(target: Path, data: bytes) -> None:
         raise
 
 
-def put(path: Path, role: str, suffix: str, data: bytes) -> tuple[str, str]:
-    """Write a data file named by its content; an existing one is kept only if it is intact."""
-    sha = hashlib.sha256(data).hexdigest()
-    name = f"{role}-{sha[:16]}{suffix}"
-    if not (path / name).is_file() or checksum(path / name) != sha:
-        atomic_write(path / name, data)
+def put(path: Path, role: str, suffix: str, pieces: Iterable[bytes | memoryview]) -> tuple[str, str]:
+    """Write a data file named by its content, from `pieces` written one after another (never joined
+    in memory: at a million passages they are gigabytes); an existing one is kept only if intact.
+    Written under a temporary name and renamed, as `atomic_write` does."""
+    digest = hashlib.sha256()
+    fd, tmp = tempfile.mkstemp(dir=path, prefix=f".{role}-{'0' * 16}{suffix}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), _FILE_MODE)
+            for piece in pieces:
+                digest.update(piece)
+                f.write(piece)
+            f.flush()
+            os.fsync(f.fileno())
+        sha = digest.hexdigest()
+        name = f"{role}-{sha[:16]}{suffix}"
+        if (path / name).is_file() and checksum(path / name) == sha:
+            Path(tmp).unlink()
+        else:
+            os.replace(tmp, path / name)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return name, sha
 
 

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import faiss
 import numpy as np
@@ -111,6 +112,7 @@ class Index:
     texts: packed.Positioned  # the texts file
     _positions: dict[str, int] = field(default_factory=dict, repr=False)
     _bounds: np.ndarray | None = field(default=None, repr=False)  # first row of each document
+    concurrent: ClassVar[bool] = True  # FAISS and the lexical arrays are only read while searching
 
     @property
     def embedder_id(self) -> str:
@@ -291,13 +293,14 @@ def write_index(
     of files left out, so an unchanged bad file is not read again. Returns the new manifest.
     """
     index, dense = dense_index(vectors)
+    dense_file = folder.put(path, "dense", ".faiss", [memoryview(faiss.serialize_index(index))])
+    del index  # the graph, at a million passages 0.6 GB: not held while the rest is written
     position = {doc_id: i for i, doc_id in enumerate(documents)}
-    blobs, catalog, byte_at, offset = [], [], {}, 0
+    catalog, byte_at, offset = [], {}, 0
     for doc_id, (stored, text) in documents.items():
-        blob = text.encode("utf-8")
-        blobs.append(blob)
-        catalog.append({**dataclasses.asdict(stored), "offset": offset, "length": len(blob)})
-        offset += len(blob)
+        length = len(text.encode("utf-8"))
+        catalog.append({**dataclasses.asdict(stored), "offset": offset, "length": length})
+        offset += length
         byte_at[doc_id] = _byte_offsets(text)
     headings: dict[str, int] = {}
     table = {
@@ -315,12 +318,12 @@ def write_index(
     terms = {name: arrays.pop(name) for name in list(arrays) if name.endswith("_text")}
     layout = {}
     written = {
-        "texts": folder.put(path, "texts", ".txt", b"".join(blobs)),
+        "texts": folder.put(path, "texts", ".txt", (text.encode("utf-8") for _, text in documents.values())),
         "catalog": folder.put(
-            path, "catalog", ".json", json.dumps(catalog_json, ensure_ascii=False).encode()
+            path, "catalog", ".json", [json.dumps(catalog_json, ensure_ascii=False).encode()]
         ),
         "chunks": packed.put(path, "chunks", ".npy", table, layout, header=True),
-        "dense": folder.put(path, "dense", ".faiss", faiss.serialize_index(index).tobytes()),
+        "dense": dense_file,
         "vectors": folder.put(path, "vectors", ".npy", packed.npy(vectors)),
         "lexical": packed.put(path, "lexical", ".npy", arrays, layout, header=True),
         "vocabulary": packed.put(path, "vocabulary", ".txt", terms, layout, header=False),

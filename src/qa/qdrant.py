@@ -69,6 +69,8 @@ class Passages:
 class QdrantStore(Writing):
     """`store.Store` on Qdrant; `create` and `write` are what a build uses."""
 
+    concurrent = False  # its caches are not shared between threads: one search at a time per question
+
     def __init__(self, where: Location, connection: Connection) -> None:
         self._where, self._call = where, connection
         self.location = where.text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -33,6 +34,11 @@ WIDEN = 4
 MAX_QUESTION_CHARS = 2000
 OVERLAP = 0.5  # share of the shorter passage two hits may share before one goes
 NEAR_DUPLICATE = 0.9  # Jaccard similarity of syllable sets above which two passages are one
+
+# Hybrid search runs the dense search in one of these threads while the lexical one runs in the caller's:
+# both release the GIL (FAISS, the compiled MaxScore), so on two cores a question costs the slower of
+# the two, not their sum. Enough threads for the questions a server answers at once on a small machine.
+_DENSE_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qa-dense")
 
 
 @dataclass(frozen=True)
@@ -115,10 +121,15 @@ def check_question(question: object) -> str:
 
 def _rank(index, vector, terms, n, *, rows, mode, fusion, dense_weight) -> tuple[list, bool]:
     """The fused ranking of `n` candidates per method, and whether either method had more."""
-    if mode in ("dense", "hybrid"):
-        dense = index.search_dense(vector, n, rows=rows)
-    if mode in ("bm25", "hybrid"):
+    if mode == "hybrid" and index.concurrent:
+        pending = _DENSE_THREADS.submit(index.search_dense, vector, n, rows=rows)
         lexical = index.lexical.top(terms, n, rows=rows)
+        dense = pending.result()
+    else:
+        if mode in ("dense", "hybrid"):
+            dense = index.search_dense(vector, n, rows=rows)
+        if mode in ("bm25", "hybrid"):
+            lexical = index.lexical.top(terms, n, rows=rows)
     more = (mode != "bm25" and len(dense[0]) == n) or (mode != "dense" and len(lexical[0]) == n)
     if mode == "dense":
         return list(zip(*(a.tolist() for a in dense))), more

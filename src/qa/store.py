@@ -83,6 +83,7 @@ class Store(Protocol):
     documents: dict[str, StoredDocument]
     chunks: Sequence[Chunk]  # chunks[row]
     lexical: Lexical
+    concurrent: bool  # a dense and a lexical search may run at once, in two threads
 
     @property
     def embedder_id(self) -> str: ...
