@@ -65,6 +65,9 @@ def test_errors_are_one_line_and_exit_non_zero(tmp_path):
     assert "Traceback" not in out.stderr
     bad = run("index", "--corpus", str(tmp_path / "missing"), "--index", str(tmp_path / "i"))
     assert bad.returncode == 1 and "does not exist" in bad.stderr
+    zero = run("eval", "-k", "0", "--corpus", str(tmp_path / "missing"), "--index", str(tmp_path / "e"))
+    assert zero.returncode == 1 and "k must be a whole number" in zero.stderr  # before the corpus is read
+    assert not (tmp_path / "e").exists()
 
 
 def test_index_command_builds_then_reports_up_to_date(small_corpus, tmp_path):

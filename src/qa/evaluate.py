@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import GoldError, Mode, Retriever, Settings
+from . import GoldError, Mode, Retriever, Settings, SettingsError
 from .answer import ANSWER_PASSAGES
 from .progress import progress_bars
 from .report import CUTOFFS, Outcome, Report, SystemScores
@@ -268,6 +268,8 @@ def evaluate(
     progress: bool = False,
 ) -> Report:
     """Score each mode of the assistant (and the usual recipe, and each lever) on one split."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:  # before hours of building, not after
+        raise SettingsError(f"k must be a whole number of at least 1, not {k!r}; e.g. qa eval -k 10")
     started = time.perf_counter()
     questions = read_gold(gold)
     calibration = [q for q in questions if q.split == "dev"] if calibrate_threshold else []
