@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import qa.postings
+import qa.retrieve
 from qa import QueryError, Retriever, Settings
 from qa.index import Index
 from qa.text import fold_accents
@@ -166,8 +167,9 @@ def test_any_question_gives_hits_or_a_query_error(retriever, question, mode, k):
 def test_hybrid_runs_the_dense_search_beside_the_lexical_one_with_the_same_hits(
     seed_index, embedder, monkeypatch
 ):
-    """On the folder store the dense search runs in another thread while BM25 runs in the caller's:
-    the hits are those of running them one after the other."""
+    """On a folder store of CONCURRENT_FROM passages or more, the dense search runs in another thread
+    while BM25 runs in the caller's: the hits are those of running them one after the other, which a
+    store as small as the seeds' does."""
     r = Retriever.load(seed_index, settings=Settings(), embedder=embedder)
     asked = [json.loads(line)["question"] for line in GOLD.read_text(encoding="utf-8").splitlines() if line]
     threads, search_dense = [], r.index.search_dense
@@ -177,9 +179,9 @@ def test_hybrid_runs_the_dense_search_beside_the_lexical_one_with_the_same_hits(
         return search_dense(*args, **kwargs)
 
     monkeypatch.setattr(r.index, "search_dense", recorded)
-    together = [r.search(q, k=5) for q in asked[:40]]
-    assert len(threads) >= 40 and all(name.startswith("qa-dense") for name in threads)
-    monkeypatch.setattr(Index, "concurrent", False)
+    alone = [r.search(q, k=5) for q in asked[:40]]
+    assert len(threads) >= 40 and set(threads) == {threading.current_thread().name}
+    monkeypatch.setattr(qa.retrieve, "CONCURRENT_FROM", len(r.index))
     threads.clear()
-    assert [r.search(q, k=5) for q in asked[:40]] == together
-    assert threads and threading.main_thread().name in threads
+    assert [r.search(q, k=5) for q in asked[:40]] == alone
+    assert len(threads) >= 40 and all(name.startswith("qa-dense") for name in threads)
