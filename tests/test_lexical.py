@@ -115,3 +115,30 @@ def test_vocabulary_finds_every_term_and_nothing_else():
 def test_restoring_diacritics_from_the_corpus():
     index = build_lexical(PASSAGES, scheme="syllable+bigram")
     assert index.restore_diacritics("Ha Noi dat bao nhieu diem?") == "Hà Nội đạt bao nhiêu điểm?"
+
+
+OFFICE_TEXTS = [
+    "Điều 5. Trách nhiệm thi hành\n1. Các sở, ban, ngành chịu trách nhiệm thi hành Quyết định này.\n"
+    "2. Ủy ban nhân dân cấp huyện báo cáo kết quả trước ngày 15/12/2024.",
+    "Thuốc cần mang theo: paracetamol 500 mg…\n- dung dịch oresol…\n- băng gạc vô trùng…",
+    "Chỉ tiêu | Kế hoạch | Thực hiện\nDoanh thu | 120 tỷ đồng | 131,5 tỷ đồng",
+    "Kính gửi: Sở Nội vụ tỉnh Lào Cai.",
+    "Hòa bình, hữu nghị, hợp tác là chủ trương nhất quán; hoà bình là khát vọng của nhân dân.",
+]
+
+
+def test_postings_built_in_small_blocks_and_slices_are_those_built_at_once(monkeypatch):
+    """The build gathers postings per block of passages and computes weights a slice of postings at a
+    time, to bound its memory at a million passages: on office documents unlike the seeds, blocks of
+    2 passages and slices of 7 postings give the very same arrays as one block and one slice."""
+    texts = [f"{t} Mục {i}." for i in range(7) for t in OFFICE_TEXTS]
+    whole = build_lexical(texts, scheme="syllable+bigram").arrays()
+    monkeypatch.setattr(qa.postings, "BUILD_BLOCK", 2)
+    monkeypatch.setattr(qa.postings, "WEIGHT_SLICE", 7)
+    pieces = build_lexical(texts, scheme="syllable+bigram").arrays()
+    assert whole.keys() == pieces.keys() and len(whole["exact_rows"]) > 20 * 7
+    for name, array in whole.items():
+        assert np.array_equal(array, pieces[name]), name
+    index = build_lexical(texts, scheme="syllable+bigram")
+    rows, _ = index.top(index.terms("thuốc mang theo oresol"), 3)
+    assert all("oresol" in texts[r] for r in rows)
