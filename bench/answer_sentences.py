@@ -1,6 +1,7 @@
 """Which sentences the answer highlights: how often they hold the gold answer, and their cost.
 
-    .venv/bin/python bench/answer_sentences.py [--gold eval/gold.jsonl] [--index DIR] [--repeat 5]
+    .venv/bin/python bench/answer_sentences.py [--gold eval/gold.jsonl] [--corpus seeds] [--index DIR]
+        [--repeat 5]
 
 Builds the seed index (in a temporary folder, or at --index, reused when up to date), then,
 for every answerable gold question, retrieves the passages as `Retriever.ask` does and scores
@@ -12,8 +13,10 @@ the same candidate sentences (those of the `ANSWER_PASSAGES` leading passages) s
     + rank         minus RANK_PENALTY per passage rank below the first
     + kind         plus KIND_BONUS for a date / year / number / name / place / code the
                    question asks for and does not give
-    + count        plus COUNT_BONUS for a number right before the noun of "bao nhiêu X":
-                   what `qa.answer` ships
+    + count        plus COUNT_BONUS for a number right before the noun of "bao nhiêu X"
+    + heading      minus HEADING_PENALTY for a title or heading that mostly repeats the question
+    + list         plus LIST_BONUS for a list item when the question asks for a list: what
+                   `qa.answer` ships
     + passage cos  plus the question's cosine with the sentence's passage (already computed
                    for the verdict), relative to the best passage's
 
@@ -133,15 +136,26 @@ def prepare(retriever: Retriever, rows: list[dict]) -> list[Case]:
 
 
 Scorer = Callable[[Case], np.ndarray]
+OFF = {"kind_bonus": 0, "count_bonus": 0, "rank_penalty": 0, "heading_penalty": 0, "list_bonus": 0}
+
+
+def _with(*names: str) -> Scorer:
+    """The shipped scores with only `names` of the bonuses and penalties switched on."""
+    off = {k: v for k, v in OFF.items() if k not in names}
+    return lambda c: sentence_scores(c.features, **off)
+
+
 SCORERS: dict[str, tuple[Scorer, float]] = {  # name → (scores, second-sentence margin)
     "embedder (before)": (lambda c: c.embedder_scores, EMBEDDER_MARGIN),
-    "coverage": (
-        lambda c: sentence_scores(c.features, kind_bonus=0, count_bonus=0, rank_penalty=0),
+    "coverage": (_with(), SECOND_SENTENCE_MARGIN),
+    "+ rank": (_with("rank_penalty"), SECOND_SENTENCE_MARGIN),
+    "+ kind": (_with("rank_penalty", "kind_bonus"), SECOND_SENTENCE_MARGIN),
+    "+ count": (_with("rank_penalty", "kind_bonus", "count_bonus"), SECOND_SENTENCE_MARGIN),
+    "+ heading": (
+        _with("rank_penalty", "kind_bonus", "count_bonus", "heading_penalty"),
         SECOND_SENTENCE_MARGIN,
     ),
-    "+ rank": (lambda c: sentence_scores(c.features, kind_bonus=0, count_bonus=0), SECOND_SENTENCE_MARGIN),
-    "+ kind": (lambda c: sentence_scores(c.features, count_bonus=0), SECOND_SENTENCE_MARGIN),
-    "+ count (shipped)": (lambda c: sentence_scores(c.features), SECOND_SENTENCE_MARGIN),
+    "+ list (shipped)": (lambda c: sentence_scores(c.features), SECOND_SENTENCE_MARGIN),
     "+ passage cos": (
         lambda c: sentence_scores(c.features) + PASSAGE_COSINE_WEIGHT * c.passage_cosine,
         SECOND_SENTENCE_MARGIN,
@@ -244,6 +258,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--gold", type=Path, default=ROOT / "eval" / "gold.jsonl")
     parser.add_argument(
+        "--corpus", type=Path, default=ROOT / "seeds", help="e.g. tests/data/clean for eval/gold-office.jsonl"
+    )
+    parser.add_argument(
         "--index", type=Path, help="index folder to build or reuse (default: a temporary one)"
     )
     parser.add_argument("--repeat", type=int, default=5, help="times each answer() call is timed")
@@ -251,7 +268,7 @@ def main() -> None:
     rows = load_gold(args.gold)
     with tempfile.TemporaryDirectory() as scratch:
         path = args.index or Path(scratch) / "index"
-        retriever = Retriever.build(ROOT / "seeds", path, settings=Settings(), embedder=E5Embedder())
+        retriever = Retriever.build(args.corpus, path, settings=Settings(), embedder=E5Embedder())
         cases = prepare(retriever, rows)
         for split in ("dev", "test"):
             table(cases, split)

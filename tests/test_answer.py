@@ -1,6 +1,11 @@
-import pytest
+import itertools
+import re
 
-from qa.answer import answer
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qa.answer import _lines, answer
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +123,42 @@ def test_topic_without_the_detail_says_which_detail_is_missing(retriever, questi
     assert answer.verdict == "missing_detail" and not answer.found
     assert f"nhưng không nêu {missing}" in answer.message
     assert answer.sentences == () and answer.passages
+
+
+@pytest.fixture(scope="module")
+def office_documents(tmp_path_factory, embedder):
+    """Documents of other kinds than the seeds: minutes, a device leaflet, lists, tables, letters."""
+    from conftest import ROOT
+
+    from qa import Retriever, Settings
+
+    index = tmp_path_factory.mktemp("office-documents") / "index"
+    return Retriever.build(ROOT / "tests" / "data" / "clean", index, settings=Settings(), embedder=embedder)
+
+
+def test_a_title_that_repeats_the_question_is_not_its_answer(office_documents):
+    """The minutes' title names what the question names; the line with the count answers it."""
+    answer = office_documents.ask("Tổ dân phố số 7 họp có bao nhiêu hộ đến dự?")
+    assert answer.found and "42/50 hộ" in " ".join(s.text for s in answer.sentences)
+    assert not any("BIÊN BẢN" in s.text for s in answer.sentences)  # the title stands alone, unpicked
+
+
+def test_a_title_that_says_more_than_the_question_can_be_its_answer(office_documents):
+    answer = office_documents.ask("HA-220 là thiết bị gì?")
+    assert answer.sentences[0].text == "Máy đo huyết áp bắp tay tự động HA-220"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["Điều 5. Hiệu lực", "thi hành.", "- mục một…", "a) khoản", "1 | Bảng | 2", "", " "]),
+        max_size=12,
+    )
+)
+def test_answer_pieces_cover_the_text_and_never_cross_a_blank_line(lines):
+    text = "\n".join(lines)
+    spans = _lines(text)
+    assert spans[0][0] == 0 and spans[-1][1] == len(text)
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert end <= start and "\n" in text[end:start] and not text[end:start].strip()
+    assert not any(re.search(r"\n[ \t]*\n", text[a:b]) for a, b in spans)
