@@ -37,11 +37,14 @@ lint: install
 	$(BIN)/ruff format --check src tests app.py bench
 
 clean:
-	rm -rf index .pytest_cache .ruff_cache
+	rm -rf index index-office .pytest_cache .ruff_cache
 
-# Full evaluation with the usual-recipe baselines and the ablation table: eval/results/.
+# Full evaluation with the usual-recipe baselines and the ablation table: eval/results/. Then the
+# second gold set, office documents of other kinds than the seeds (tests/data/clean): eval/results-office/.
 eval: install
 	$(BIN)/qa eval --corpus seeds --index index --ablation
+	$(BIN)/qa eval --gold eval/gold-office.jsonl --corpus tests/data/clean --index index-office \
+		--out eval/results-office
 
 # Benchmarks from the seeds to a million passages (about 20 minutes), `ask` beside `search`, the HTTP load test
 # (20 clients x 50 requests on /api/search), then the folder and Qdrant stores side by side at seed size
