@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -278,12 +279,14 @@ READER = textwrap.dedent(
     import os, sys, time
     from qa.index import Index
     loads = errors = 0
-    index, stop, deadline = sys.argv[1], sys.argv[2], time.monotonic() + 300
+    index, stop, ready, deadline = sys.argv[1], sys.argv[2], sys.argv[3], time.monotonic() + 300
     while time.monotonic() < deadline and not os.path.exists(stop):
         try:
             loaded = Index.load(index)
             loaded.document_text(next(iter(loaded.documents)))
             loads += 1
+            if loads == 1:
+                open(ready, "w").close()
         except Exception as err:
             errors += 1
             print(type(err).__name__, err, file=sys.stderr)
@@ -296,15 +299,19 @@ def test_readers_never_see_a_half_built_or_deleted_index(tmp_path, tiny_corpus, 
     index = tmp_path / "index"
     build(tiny_corpus, index, embedder)
     stop = tmp_path / "stop"
+    ready = [tmp_path / f"ready-{n}" for n in range(2)]
     readers = [
         subprocess.Popen(
-            [sys.executable, "-c", READER, str(index), str(stop)],
+            [sys.executable, "-c", READER, str(index), str(stop), str(path)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(2)
+        for path in ready
     ]
+    deadline = time.monotonic() + 120  # on a busy machine starting Python and loading takes a while
+    while not all(p.exists() for p in ready) and time.monotonic() < deadline:
+        time.sleep(0.05)
     try:
         for n in range(8):
             text = f"Giấy mời số {n} gửi trước ngày 5-4.\n"

@@ -106,7 +106,7 @@ class LexicalIndex:
         if len(rows) > ROWS_LOOKED_UP:
             scores = np.zeros(self.exact.passages, dtype=np.float32)
             scores[rows] = every(terms, self.exact.passages)[rows]
-            rows = np.flatnonzero(scores)
+            rows = np.flatnonzero(scores != 0)
             found = scores[rows]
         else:
             rows = np.unique(rows)
