@@ -52,17 +52,29 @@ def test_bad_gold_lines_name_the_line(tmp_path):
         read_gold(bad)
 
 
-def test_quick_evaluation_stays_above_the_recorded_floors(seed_index, tmp_path):
-    report = evaluate(
-        GOLD,
-        corpus=SEEDS,
-        index=seed_index,
+def quick_evaluation(gold, *, corpus, index, split):
+    """The default settings' hybrid report on one split, without baselines or calibration."""
+    return evaluate(
+        gold,
+        corpus=corpus,
+        index=index,
         settings=Settings(),
         modes=("hybrid",),
-        split=FLOORS["split"],
+        split=split,
         baselines=False,
         calibrate_threshold=False,
     )
+
+
+def check_floors(measured: dict[str, float], answerable_refused: float, limits: dict) -> None:
+    for name, floor in limits["floors"].items():
+        assert measured[name] >= floor, f"{name} fell to {measured[name]:.3f}, floor {floor}"
+    ceiling = limits["ceilings"]["answerable not answered"]
+    assert answerable_refused <= ceiling, f"{answerable_refused:.3f} > {ceiling}"
+
+
+def test_quick_evaluation_stays_above_the_recorded_floors(seed_index, tmp_path):
+    report = quick_evaluation(GOLD, corpus=SEEDS, index=seed_index, split=FLOORS["split"])
     scores = report.systems[0]
     measured = {
         "recall@5": scores.recall[5],
@@ -73,10 +85,7 @@ def test_quick_evaluation_stays_above_the_recorded_floors(seed_index, tmp_path):
         "highlight holds answer": scores.highlight,
         "highlight holds answer within reach": scores.highlight_within_reach,
     }
-    for name, floor in FLOORS["floors"].items():
-        assert measured[name] >= floor, f"{name} fell to {measured[name]:.3f}, floor {floor}"
-    ceiling = FLOORS["ceilings"]["answerable not answered"]
-    assert scores.nothing_found_answerable <= ceiling, f"{scores.nothing_found_answerable:.3f} > {ceiling}"
+    check_floors(measured, scores.nothing_found_answerable, FLOORS)
     assert scores.by_kind["all"]["recognised"] == scores.nothing_found_unanswerable
     assert set(scores.by_kind) == {*KINDS, "all"}
     assert scores.mean_passage_chars <= 700
@@ -104,24 +113,12 @@ def test_office_gold_file_is_well_formed():
 
 def test_quick_evaluation_on_office_documents_stays_above_the_recorded_floors(tmp_path):
     """The rules tuned on the seeds must hold on letters, articles, lists and tables too."""
-    report = evaluate(
-        ROOT / OFFICE["gold"],
-        corpus=ROOT / OFFICE["corpus"],
-        index=tmp_path / "index",
-        settings=Settings(),
-        modes=("hybrid",),
-        split=OFFICE["split"],
-        baselines=False,
-        calibrate_threshold=False,
-    )
-    scores = report.systems[0]
+    gold, corpus = ROOT / OFFICE["gold"], ROOT / OFFICE["corpus"]
+    scores = quick_evaluation(gold, corpus=corpus, index=tmp_path / "index", split=OFFICE["split"]).systems[0]
     measured = {
         "recall@5": scores.recall[5],
         "mrr": scores.mrr,
         "unanswerable recognised": scores.nothing_found_unanswerable,
         "highlight holds answer": scores.highlight,
     }
-    for name, floor in OFFICE["floors"].items():
-        assert measured[name] >= floor, f"{name} fell to {measured[name]:.3f}, floor {floor}"
-    ceiling = OFFICE["ceilings"]["answerable not answered"]
-    assert scores.nothing_found_answerable <= ceiling, f"{scores.nothing_found_answerable:.3f} > {ceiling}"
+    check_floors(measured, scores.nothing_found_answerable, OFFICE)

@@ -1,6 +1,6 @@
 """qa: find and cite the passages of Vietnamese documents that answer a question."""
 
-from .answer import Answer, AnswerSentence, highlight_spans
+from .answer import Answer, AnswerSentence
 from .api import Retriever
 from .build import BuildReport
 from .corpus import Skipped
@@ -23,6 +23,7 @@ from .errors import (
     StoreError,
     UploadError,
 )
+from .highlight import highlight_spans
 from .readers import SUFFIXES
 from .retrieve import MAX_QUESTION_CHARS, MODES, Hit, Mode
 from .settings import Settings

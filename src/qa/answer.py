@@ -30,57 +30,13 @@ from .index import Index
 from .lexical import tokenize
 from .question import AnswerKind, Question, phrase_key, read_question, states_count, values
 from .retrieve import Hit
-from .text import fold_accents, has_diacritics, match_key, syllables, words
+from .text import fold_accents, match_key, syllables
 from .verdict import MIN_CONFIDENCE, Signals, Verdict, judge
 
-_WORD = re.compile(r"\w+(?:[-/.]\w+)*")
 _LINE_BREAK = re.compile(r"[ \t]*\n\s*")
 _DIGIT = re.compile(r"\d")
 _LIST_ITEM = re.compile(r"\s*(?:[-–•+*]|\(?\w[.)])\s")
 _GAP = 3  # characters between two sentences that follow each other: the space, a line break
-# Accent-folded: the words too common to be worth highlighting.
-_FUNCTION_WORDS = {
-    "la",
-    "va",
-    "cua",
-    "co",
-    "cac",
-    "nhung",
-    "mot",
-    "duoc",
-    "trong",
-    "cho",
-    "voi",
-    "den",
-    "tu",
-    "nao",
-    "gi",
-    "ai",
-    "bao",
-    "nhieu",
-    "the",
-    "do",
-    "nay",
-    "khi",
-    "thi",
-    "ma",
-    "o",
-    "ve",
-    "de",
-    "da",
-    "se",
-    "dang",
-    "nhu",
-    "theo",
-    "tai",
-    "ra",
-    "vao",
-    "len",
-    "bi",
-    "boi",
-    "hay",
-    "hoac",
-}
 
 # The answer is drawn from the sentences of this many leading passages (k's default: all the
 # passages shown). On dev the answer is in them for 71 of 77 answerable questions against 67 in
@@ -202,25 +158,6 @@ class Answer:
                 for h in self.passages
             ],
         }
-
-
-def highlight_spans(text: str, question: str) -> list[tuple[int, int]]:
-    """Where the question's words occur in `text`: case and tone placement never matter, and
-    diacritics only for words typed without them ("ha noi" lights up "Hà Nội", "nội" does not
-    light up "nói").
-
-    Words as common as "là", "có" or "của" would light up every line, so they never count.
-    """
-    exact, folded = set(), set()
-    for word in words(question):
-        bare = fold_accents(word).lower()
-        if bare not in _FUNCTION_WORDS:
-            (exact if has_diacritics(word) else folded).add(match_key(word) if has_diacritics(word) else bare)
-    return [
-        (m.start(), m.end())
-        for m in _WORD.finditer(text)
-        if match_key(m.group()) in exact or fold_accents(m.group()).lower() in folded
-    ]
 
 
 def answer(

@@ -25,10 +25,11 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from .answer import Answer, highlight_spans
+from .answer import Answer
 from .api import Retriever
 from .documents import Upload
 from .errors import DocumentNotFoundError, QAError, QueryError, UploadError
+from .highlight import highlight_spans
 from .retrieve import MAX_QUESTION_CHARS, Mode
 from .settings import Settings
 
