@@ -4,6 +4,7 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from samples_wrapped import SENTENCES, make_wrapped_pdf, wrapped_text
 
 from qa.answer import _lines, answer
 
@@ -146,6 +147,36 @@ def test_a_title_that_repeats_the_question_is_not_its_answer(office_documents):
 def test_a_title_that_says_more_than_the_question_can_be_its_answer(office_documents):
     answer = office_documents.ask("HA-220 là thiết bị gì?")
     assert answer.sentences[0].text == "Máy đo huyết áp bắp tay tự động HA-220"
+
+
+@pytest.fixture(scope="module", params=["pdf", "txt"])
+def wrapped_document(request, tmp_path_factory, embedder):
+    """A regulation laid out at a page's width, as a PDF or a hard-wrapped text."""
+    from qa import Retriever, Settings
+
+    folder = tmp_path_factory.mktemp("wrapped")
+    (folder / "corpus").mkdir()
+    if request.param == "pdf":
+        make_wrapped_pdf(folder / "corpus" / "quy-dinh.pdf")
+    else:
+        (folder / "corpus" / "quy-dinh.txt").write_text(wrapped_text(), encoding="utf-8")
+    return Retriever.build(folder / "corpus", folder / "index", settings=Settings(), embedder=embedder)
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence"),
+    [
+        ("Hồ sơ đăng ký hộ kinh doanh được trả kết quả trong thời hạn bao lâu?", SENTENCES[0]),
+        ("Lệ phí đăng ký hộ kinh doanh là bao nhiêu?", SENTENCES[1]),
+    ],
+)
+def test_a_sentence_wrapped_over_lines_is_highlighted_whole(wrapped_document, question, sentence):
+    """Its next lines start with capitals ("Ủy ban", "Phụ lục II"): the answer is the sentence, not
+    the line piece that holds the figure."""
+    answer = wrapped_document.ask(question)
+    assert answer.found
+    words = sentence.split(" ", 1)[1]  # after "1.", a sentence of its own
+    assert " ".join(answer.sentences[0].text.split()) == words
 
 
 @settings(max_examples=300, deadline=None)

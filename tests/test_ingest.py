@@ -3,8 +3,10 @@ import time
 import unicodedata
 
 import pytest
-from conftest import SEEDS
+from conftest import ROOT, SEEDS
+from samples_wrapped import CONTENTS, HEADING, SENTENCES, TITLE, make_wrapped_pdf, wrapped_text
 
+from qa import ingest
 from qa.corpus import corpus_files
 from qa.errors import CorpusError
 from qa.ingest import parse_document, read_corpus, read_document
@@ -84,6 +86,27 @@ def test_a_line_broken_mid_sentence_is_one_paragraph(documents):
     doc = documents["003_594181e79c53eb2f.txt"]
     spans = [doc.span(b) for b in doc.blocks]
     assert any("chỉ đạo để củng cố" in s and "mới: (1) Quyết định số 34-QĐ/TW" in s for s in spans)
+
+
+@pytest.mark.parametrize("make", ["txt", "pdf"])
+def test_a_paragraph_wrapped_at_the_page_width_is_one_block(tmp_path, make):
+    """Its lines go on with capitals ("Ủy ban", "Phụ lục II"); the title, the heading and the
+    lines of a table of contents stay blocks of their own."""
+    if make == "pdf":
+        doc = read_document(make_wrapped_pdf(tmp_path / "quy-dinh.pdf"))
+    else:
+        doc = parse_document(wrapped_text(), doc_id="quy-dinh.txt")
+    blocks = [" ".join(doc.span(b).split()) for b in doc.blocks]
+    assert blocks == [TITLE, HEADING, *SENTENCES, *CONTENTS]
+
+
+def test_rejoining_wrapped_lines_leaves_documents_written_a_paragraph_a_line_as_they_were(monkeypatch):
+    """The seeds and the office documents have no line cut at a page width: the rule changes none
+    of their blocks."""
+    files = [*SEEDS.iterdir(), *(ROOT / "tests" / "data" / "clean").iterdir()]
+    found = {f.name: read_document(f).blocks for f in files}
+    monkeypatch.setattr(ingest, "wraps", lambda line, after, *, width: False)
+    assert {f.name: read_document(f).blocks for f in files} == found
 
 
 def test_duplicate_caption_is_kept_once(documents):

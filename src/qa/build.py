@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 # Bumped whenever ingest or chunking changes what passages come out of the same files,
 # so that `qa index` re-chunks an index made by an older version instead of keeping it.
-PASSAGES_VERSION = 3
+PASSAGES_VERSION = 4
 # Passage texts handed to the embedder at once: its vectors go straight into the index's array,
 # so a million passages never hold a second copy (10k vectors are 15 MB).
 EMBED_SLICE = 10_000
