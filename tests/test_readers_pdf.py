@@ -12,9 +12,9 @@ import unicodedata
 
 import pypdfium2 as pdfium
 import pytest
+from samples_encrypted_pdf import make_encrypted_pdf
 from samples_legacy_pdf import make_legacy_font_pdf, make_multilingual_pdf, make_unmapped_legacy_font_pdf
 from samples_pdf import (
-    make_encrypted_pdf,
     make_mixed_pdf,
     make_scanned_pdf,
     make_text_pdf,
