@@ -7,12 +7,11 @@ import socket
 from pathlib import Path
 
 import pytest
+from conftest import SEEDS
 from samples import make_html, news_page, seed_page
 
 from qa.errors import CorpusError
 from qa.readers import extract
-
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 
 def _read(path: Path):

@@ -12,13 +12,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import SEEDS
 
 from qa import QueryError, Retriever, Settings, SettingsError
 from qa.cli import main
 from qa.errors import RerankerError
 from qa.rerank import RERANK_CANDIDATES, Reranker
 
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 QUESTION = "Chỉ thị 12-CT/TW được ban hành ngày nào?"
 VOCAB_WORDS = 1000  # the seed corpus's commonest syllables: passages read as words, not [UNK]
 

@@ -6,14 +6,13 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from conftest import ROOT, SEEDS
 
 from qa import IndexMismatchError, Retriever, Settings, SettingsError
 from qa.evaluate import evaluate
 
-ROOT = Path(__file__).resolve().parent.parent
 GOLD = ROOT / "eval" / "gold.jsonl"
 QA = [sys.executable, "-m", "qa.cli"]
 
@@ -27,7 +26,7 @@ def test_qa_eval_scores_the_server_store_beside_the_folder_within_a_hundredth(se
     """The issue's promise on the real gold set: R@5 and MRR@10 within 0.01 of the folder store."""
     report = evaluate(
         GOLD,
-        corpus=ROOT / "seeds",
+        corpus=SEEDS,
         index=seed_index,
         settings=Settings(store=seed_store),
         modes=("hybrid",),
