@@ -233,15 +233,12 @@ def _lines(text: str) -> list[tuple[int, int]]:
     width = max(map(len, text.splitlines()), default=0)
     for match in _LINE_BREAK.finditer(text):
         line = text[text.rfind("\n", 0, match.start()) + 1 : match.start()]
-        after = text[match.end() :]
-        next_line = after.split("\n", 1)[0]
+        end = text.find("\n", match.end())
+        after = text[match.end() : end if end >= 0 else len(text)]  # the next line: no copy of the rest
         joined = (
             after.lstrip(OPENING)[:1].islower()
             or (_LIST_ITEM.match(text, start) and _LIST_ITEM.match(after))
-            or (
-                not _LIST_ITEM.match(after)
-                and (wraps(line, next_line, width=width) or _goes_on(line, next_line))
-            )
+            or (not _LIST_ITEM.match(after) and (wraps(line, after, width=width) or _goes_on(line, after)))
         )
         if joined and match.group().count("\n") == 1:  # a blank line always parts them
             continue
