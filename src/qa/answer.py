@@ -26,8 +26,9 @@ from typing import NamedTuple
 import numpy as np
 
 from .chunk import split_sentences
+from .furniture import TERMINAL
 from .index import Index
-from .ingest import LINE_END, OPENING, wraps
+from .ingest import OPENING, wraps
 from .lexical import tokenize
 from .question import AnswerKind, Question, phrase_key, read_question, states_count, values
 from .retrieve import Hit
@@ -254,7 +255,7 @@ def _goes_on(line: str, after: str) -> bool:
     seeds' dev questions laid out as PDFs (bench/layouts.py) the highlight then held the answer for
     63 of 77 instead of 61."""
     line = line.rstrip()
-    return bool(line) and after[:1].isdigit() and not LINE_END.search(line) and line.upper() != line
+    return bool(line) and after[:1].isdigit() and not TERMINAL.search(line) and line.upper() != line
 
 
 def sentence_features(index: Index, question: Question, candidates: list[Candidate]) -> Features:

@@ -101,7 +101,7 @@ _SOURCE_URL = re.compile(r"^nguon\b.{0,60}(?:https?://|www\.)\S+$")
 # Teasers of other articles: cut with "...", dated "(28/10/2022)", or trailing " -".
 _DATED_TEASER = re.compile(r"\(\d{1,2}/\d{1,2}/\d{4}[^)]*\)$")
 TEASER = re.compile(rf"(?:\.\.\.|…)$|{_DATED_TEASER.pattern}|(?:^|\s)-$")
-_TERMINAL = re.compile(r"[.!?…;:][\"”’»)\]*_]*$")
+TERMINAL = re.compile(r"[.!?…;:][\"”’»)\]*_]*$")  # a line that ends a sentence or a clause
 LIST_ITEM = re.compile(r"^[-–•+*]\s")
 
 # What a line adds to a document's furniture score: a line only a web page prints
@@ -143,7 +143,7 @@ class Line:
     def at(cls, text: str, start: int, end: int) -> Line:
         cleaned = clean(text[start:end])
         n = len(syllables(cleaned))
-        return cls(start, end, text[start:end], cleaned, n, bool(_TERMINAL.search(cleaned)))
+        return cls(start, end, text[start:end], cleaned, n, bool(TERMINAL.search(cleaned)))
 
     @property
     def body(self) -> bool:

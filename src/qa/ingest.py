@@ -16,7 +16,7 @@ from typing import Literal
 
 from .corpus import corpus_files
 from .errors import CorpusError
-from .furniture import HEADING_MAX, LIST_ITEM, TEASER, Line, strip_furniture
+from .furniture import HEADING_MAX, LIST_ITEM, TEASER, TERMINAL, Line, strip_furniture
 from .readers import Extracted, Format, extract
 from .text import nfc
 
@@ -65,7 +65,6 @@ _TABLE_ROW = re.compile(r"\t|\s\|\s")  # cells of a table flattened to text: a r
 # office documents' figures and those of both sets as written did not change.
 WRAP_SHARE = 0.75
 WRAP_MIN = 40  # characters: a shorter line is never taken as cut by the page, however narrow
-LINE_END = re.compile(r"[.!?…:;][\W_]*$")
 OPENING = "*_\"“'("  # marks a line may open with before its first word
 _LEADER = re.compile(r"\.{4,}|…{2,}|_{4,}")  # a table of contents' dots, a form's blanks
 
@@ -77,7 +76,7 @@ def wraps(line: str, after: str, *, width: int) -> bool:
     line = line.rstrip()
     return (
         len(line) >= max(WRAP_SHARE * width, WRAP_MIN)
-        and not LINE_END.search(line)
+        and not TERMINAL.search(line)
         and not _TABLE_ROW.search(line)
         and not _LEADER.search(line)
         and line.upper() != line
