@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+import qa.inverter
 import qa.postings
 from qa.lexical import build_lexical, tokenize
 
@@ -133,8 +134,8 @@ def test_postings_built_in_small_blocks_and_slices_are_those_built_at_once(monke
     2 passages and slices of 7 postings give the very same arrays as one block and one slice."""
     texts = [f"{t} Mục {i}." for i in range(7) for t in OFFICE_TEXTS]
     whole = build_lexical(texts, scheme="syllable+bigram").arrays()
-    monkeypatch.setattr(qa.postings, "BUILD_BLOCK", 2)
-    monkeypatch.setattr(qa.postings, "WEIGHT_SLICE", 7)
+    monkeypatch.setattr(qa.inverter, "BUILD_BLOCK", 2)
+    monkeypatch.setattr(qa.inverter, "WEIGHT_SLICE", 7)
     pieces = build_lexical(texts, scheme="syllable+bigram").arrays()
     assert whole.keys() == pieces.keys() and len(whole["exact_rows"]) > 20 * 7
     for name, array in whole.items():

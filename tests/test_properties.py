@@ -1,4 +1,5 @@
-"""Properties of text normalisation and chunking, checked on generated text (hypothesis).
+"""Properties of text normalisation, chunking and the passage table, checked on generated text
+(hypothesis).
 
 Example counts are kept small so this file runs in well under a minute. For a long fuzz
 run set QA_FUZZ=1, which multiplies every example count by 50:
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 from qa.chunk import chunk_document
 from qa.ingest import parse_document
+from qa.passage_table import PassageTable
 from qa.text import canonical, fold_accents, fold_tones, match_key, nfc
 
 FUZZ = 50 if os.environ.get("QA_FUZZ") == "1" else 1
@@ -211,6 +213,12 @@ def _check_spans(text: str, doc_id: str, size: int, overlap: int) -> None:
         elif block.kind == "text" or n:  # prose: all but headings and an opening title
             missed = "".join(document.text[i] for i in range(block.start, block.end) if not covered[i])
             assert not missed.strip(), missed[:80]
+    table = PassageTable()  # the build's table: each passage read back, also by its UTF-8 bytes
+    table.add(doc_id, document.title, document.text, chunks)
+    columns, encoded = table.columns(), document.text.encode("utf-8")
+    for row, chunk in enumerate(chunks):
+        assert table[row] == chunk
+        assert encoded[columns["byte_start"][row] : columns["byte_end"][row]].decode("utf-8") == chunk.text
 
 
 @examples(60)

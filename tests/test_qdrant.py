@@ -21,6 +21,7 @@ from qa.errors import IndexNotFoundError, SettingsError, StoreError
 from qa.index import Index, write_index
 from qa.ingest import parse_document
 from qa.lexical import build_lexical
+from qa.passage_table import PassageTable
 from qa.qdrant import QdrantStore, close_local
 from qa.qdrant_connection import Connection, parse_location
 from qa.qdrant_lexical import field_tokens
@@ -120,10 +121,13 @@ def folder(tmp_path, documents, embedder) -> Index:
     path = tmp_path / "index"
     path.mkdir()
     by_id = sorted(documents, key=lambda d: d.stored.id)
+    passages = PassageTable()
+    for d in by_id:
+        passages.add(d.stored.id, d.stored.title, d.text, d.chunks)
     write_index(
         path,
         documents={d.stored.id: (d.stored, d.text) for d in by_id},
-        chunks=[c for d in by_id for c in d.chunks],
+        passages=passages,
         keys=[k for d in by_id for k in d.keys],
         vectors=np.concatenate([d.vectors for d in by_id]),
         lexical=build_lexical([t for d in by_id for t in d.embedded], scheme="syllable+bigram"),

@@ -24,6 +24,7 @@ from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from .index import Index, kept_files, write_index
 from .lexical import Tokenizer, build_lexical
 from .parsing import Unread, parse_all
+from .passage_table import PassageTable
 from .store import NewDocument, StoredDocument, is_server
 
 log = logging.getLogger(__name__)
@@ -120,28 +121,32 @@ def build_index(
                 passages=len(old.chunks),
                 seconds=time.perf_counter() - started,
             )
-        parsed = dict(parse_all(plan.todo, chunker))
+        parsed = parse_all(plan.todo, chunker)  # in order, each document dropped once taken
         documents: dict[str, tuple[StoredDocument, str]] = {}
-        chunks: list[Chunk] = []
+        passages = PassageTable()
         for doc_id in plan.hashes:
             if doc_id in plan.known_bad:
                 continue
             if doc_id in plan.unchanged:
-                documents[doc_id] = (old.documents[doc_id], old.document_text(doc_id))
-                chunks.extend(old.chunks[row] for row in old.rows_of([doc_id]))
-                continue
-            taken = _take(doc_id, parsed.pop(doc_id), plan)  # the parsed document's blocks go
-            if taken is not None:
-                documents[doc_id] = (taken[0], taken[1])
-                chunks.extend(taken[2])
+                stored, text = old.documents[doc_id], old.document_text(doc_id)
+                chunks = (old.chunks[row] for row in old.rows_of([doc_id]))
+            else:
+                taken = _take(doc_id, next(parsed)[1], plan)  # `todo` is in this order
+                if taken is None:
+                    continue
+                stored, text, chunks = taken
+            documents[doc_id] = (stored, text)
+            passages.add(doc_id, stored.title, text, chunks)
 
-        texts = _Contextualized(chunks, chunker.context)
+        texts = passages.texts(chunker.context)
         embedded = _embed(texts, old=old, embedder=embedder, progress=progress)
-        lexical = build_lexical(texts, scheme=chunker.tokenizer, accent_field=chunker.accent_field)
+        lexical = build_lexical(
+            texts, scheme=chunker.tokenizer, accent_field=chunker.accent_field, folder=path
+        )
         manifest = write_index(
             path,
             documents=documents,
-            chunks=chunks,
+            passages=passages,
             keys=embedded.keys,
             vectors=embedded.vectors,
             lexical=lexical,
@@ -152,7 +157,7 @@ def build_index(
         )
         folder.collect_garbage(path, keep=kept_files(manifest))
         return plan.report(
-            documents, old_hashes, embedded=embedded.count, passages=len(chunks), started=started
+            documents, old_hashes, embedded=embedded.count, passages=len(passages), started=started
         )
 
 
@@ -276,20 +281,6 @@ def _take(doc_id: str, result, plan: _Plan) -> tuple[StoredDocument, str, list[C
             )
     stored = StoredDocument(doc_id, doc.title, result.sha256, format=doc.format, pages=doc.pages, ocr=doc.ocr)
     return stored, doc.text, result.chunks
-
-
-class _Contextualized(Sequence[str]):
-    """The texts the passages are embedded and tokenised from, made when read: a list of them would be
-    a gigabyte at a million passages, held through the whole build."""
-
-    def __init__(self, chunks: list[Chunk], context: Context) -> None:
-        self.chunks, self.context = chunks, context
-
-    def __len__(self) -> int:
-        return len(self.chunks)
-
-    def __getitem__(self, row):  # an int: `_embed` and `build_lexical` read one text at a time
-        return contextualize(self.chunks[row], context=self.context)
 
 
 def _embedder_json(embedder: Embedder) -> dict:

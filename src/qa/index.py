@@ -25,8 +25,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -38,6 +39,7 @@ from . import folder, packed
 from .chunk import Chunk
 from .errors import IndexCorruptError, IndexMismatchError, QAError
 from .lexical import LexicalIndex
+from .passage_table import PassageTable
 from .store import StoredDocument
 
 log = logging.getLogger(__name__)
@@ -278,7 +280,7 @@ def write_index(
     path: Path,
     *,
     documents,
-    chunks,
+    passages: PassageTable,
     keys,
     vectors,
     lexical,
@@ -289,31 +291,23 @@ def write_index(
 ) -> dict:
     """Write the data files, then swap the manifest; the generation before stays for its readers.
 
-    `documents`: id → (StoredDocument, text), in index order; `skipped`: id → [sha256, reason]
-    of files left out, so an unchanged bad file is not read again. Returns the new manifest.
+    `documents`: id → (StoredDocument, text), in index order, as are `passages`; `skipped`: id →
+    [sha256, reason] of files left out, so an unchanged bad file is not read again. Returns the new
+    manifest.
     """
     index, dense = dense_index(vectors)
-    dense_file = folder.put(path, "dense", ".faiss", [memoryview(faiss.serialize_index(index))])
-    del index  # the graph, at a million passages 0.6 GB: not held while the rest is written
-    position = {doc_id: i for i, doc_id in enumerate(documents)}
-    catalog, byte_at, offset = [], {}, 0
-    for doc_id, (stored, text) in documents.items():
+    with tempfile.TemporaryFile(dir=path) as graph:  # not a second copy in memory, as serialising made
+        faiss.write_index(index, faiss.PyCallbackIOWriter(graph.write))
+        del index  # the graph, at a million passages 0.6 GB: not held while the rest is written
+        graph.seek(0)
+        dense_file = folder.put(path, "dense", ".faiss", iter(lambda: graph.read(packed.PIECE), b""))
+    catalog, offset = [], 0
+    for stored, text in documents.values():
         length = len(text.encode("utf-8"))
         catalog.append({**dataclasses.asdict(stored), "offset": offset, "length": length})
         offset += length
-        byte_at[doc_id] = _byte_offsets(text)
-    headings: dict[str, int] = {}
-    table = {
-        "doc": np.array([position[c.doc_id] for c in chunks], dtype=np.int32),
-        "start": np.array([c.start for c in chunks], dtype=np.int64),
-        "end": np.array([c.end for c in chunks], dtype=np.int64),
-        "byte_start": np.array([byte_at[c.doc_id](c.start) for c in chunks], dtype=np.int64),
-        "byte_end": np.array([byte_at[c.doc_id](c.end) for c in chunks], dtype=np.int64),
-        "words": np.array([c.words for c in chunks], dtype=np.int32),
-        "heading": np.array([headings.setdefault(c.heading, len(headings)) for c in chunks], dtype=np.int32),
-        "key": np.array(keys, dtype="S40"),
-    }
-    catalog_json = {"documents": catalog, "headings": list(headings)}
+    table = {**passages.columns(), "key": np.array(keys, dtype="S40")}
+    catalog_json = {"documents": catalog, "headings": passages.headings}
     arrays = lexical.arrays()
     terms = {name: arrays.pop(name) for name in list(arrays) if name.endswith("_text")}
     layout = {}
@@ -337,7 +331,7 @@ def write_index(
         "chunker": chunker,
         "dense": dense,
         "layout": layout,
-        "counts": {"documents": len(documents), "passages": len(chunks)},
+        "counts": {"documents": len(documents), "passages": len(passages)},
         "documents": {doc_id: stored.sha256 for doc_id, (stored, _) in documents.items()},
         "skipped": skipped,
         "files": {role: name for role, (name, _) in written.items()},
@@ -345,7 +339,7 @@ def write_index(
         "previous": sorted(set(_current_files(path)) - current),
     }
     folder.atomic_write(path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8"))
-    log.info("wrote index at %s: %d documents, %d passages", path, len(documents), len(chunks))
+    log.info("wrote index at %s: %d documents, %d passages", path, len(documents), len(passages))
     return manifest
 
 
@@ -373,11 +367,3 @@ def _current_files(path: Path) -> list[str]:
 
 def _json(value) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode("utf-8")
-
-
-def _byte_offsets(text: str) -> Callable[[int], int]:
-    """Maps character offsets of `text` to UTF-8 byte offsets."""
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    sizes = 1 + (codes >= 0x80).astype(np.int64) + (codes >= 0x800) + (codes >= 0x10000)
-    cumulative = np.concatenate([[0], np.cumsum(sizes)])
-    return lambda at: int(cumulative[at])

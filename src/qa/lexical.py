@@ -15,14 +15,16 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from .postings import FIELD_ARRAYS, Field, FieldBuilder, Term, Vocabulary, every, lookup, top
+from .inverter import FieldBuilder
+from .postings import FIELD_ARRAYS, Field, Term, Vocabulary, every, lookup, top
 from .text import fold_accents, has_diacritics, match_key, segmented_words
 
 Tokenizer = Literal["syllable+bigram", "syllable", "word"]
@@ -251,8 +253,11 @@ def _like(spelled: str, typed: str) -> str:
     return spelled[:1].upper() + spelled[1:] if typed[:1].isupper() else spelled
 
 
-def build_lexical(texts: Sequence[str], *, scheme: Tokenizer, accent_field: bool = True) -> LexicalIndex:
-    exact, folded = FieldBuilder(), FieldBuilder()
+def build_lexical(
+    texts: Iterable[str], *, scheme: Tokenizer, accent_field: bool = True, folder: Path | None = None
+) -> LexicalIndex:
+    """The postings of `texts`, built in temporary files in `folder` (the system's when None)."""
+    exact, folded = FieldBuilder(folder), FieldBuilder(folder)
     for text in texts:
         key = match_key(text)
         exact.add(_tokens(key, scheme))

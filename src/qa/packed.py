@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import io
 import math
+import mmap
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,8 @@ import numpy as np
 from . import folder
 
 ALIGN = 64  # bytes: every array of several bytes an item starts on a cache line
+# Bytes of an array written at once: a memory-mapped array's pages are let go after each piece.
+PIECE = 1 << 26
 
 
 def npy(array: np.ndarray) -> list[bytes | memoryview]:
@@ -43,13 +47,46 @@ def put(path: Path, role: str, suffix: str, arrays: dict, layout: dict, *, heade
     head = io.BytesIO()
     if header:  # its length is a multiple of 64: the arrays stay aligned
         np.lib.format.write_array_header_1_0(head, {"descr": "|u1", "fortran_order": False, "shape": (at,)})
-    pieces, end = [head.getvalue()], 0
-    for name, array in arrays.items():
-        pieces += [bytes(places[name][2] - end), memoryview(_raw(array))]
-        end = places[name][2] + array.nbytes
-        places[name][2] += len(pieces[0])
+    for place in places.values():
+        place[2] += len(head.getvalue())
     layout[role] = places
-    return folder.put(path, role, suffix, pieces)
+    return folder.put(path, role, suffix, _pieces(head.getvalue(), arrays, places))
+
+
+def _pieces(head: bytes, arrays: dict, places: dict) -> Iterator[bytes | memoryview]:
+    """The file's bytes, a piece at a time, never joined."""
+    yield head
+    at = len(head)
+    for name, array in arrays.items():
+        yield bytes(places[name][2] - at)
+        yield from _released(array)
+        at = places[name][2] + array.nbytes
+
+
+def _released(array: np.ndarray) -> Iterator[memoryview]:
+    """The array's bytes, PIECE at a time. A memory-mapped array (the postings a build wrote to disk)
+    has each piece's pages let go once it is written: a mapping counts every page it has read in the
+    resident set, and at a million passages the postings are gigabytes."""
+    raw, pages = _raw(array), _mapping(array)
+    first = np.frombuffer(pages, dtype=np.uint8).ctypes.data if pages is not None else 0
+    for at in range(0, len(raw), PIECE):
+        piece = raw[at : at + PIECE]
+        yield memoryview(piece)
+        if pages is not None:
+            offset = piece.ctypes.data - first
+            page = offset - offset % mmap.PAGESIZE
+            pages.madvise(mmap.MADV_DONTNEED, page, offset + len(piece) - page)
+
+
+def _mapping(array: np.ndarray) -> mmap.mmap | None:
+    """The read-only file mapping an array's memory belongs to, if any: its pages are read again from
+    the file when needed, where a writable mapping's could hold changes."""
+    base = array
+    while isinstance(base, np.ndarray):
+        base = base.base
+    if isinstance(base, memoryview):
+        base = base.obj
+    return base if isinstance(base, mmap.mmap) and memoryview(base).readonly else None
 
 
 def _raw(array: np.ndarray) -> np.ndarray:

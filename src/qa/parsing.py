@@ -69,12 +69,15 @@ def parse(job: tuple[str, Path], chunker: ChunkerSettings) -> tuple[str, Parsed 
 
 
 def parse_all(jobs: list[tuple[str, Path]], chunker: ChunkerSettings):
-    """Parse and chunk documents, on every core when there are many (pyvi is the slow part)."""
+    """Parse and chunk documents, on every core when there are many (pyvi is the slow part), given
+    in the order of `jobs` as they are done: a million passages' documents are not held at once."""
     workers = min(os.cpu_count() or 1, len(jobs) // PARALLEL_FROM)
     if workers < 2:
-        return [parse(job, chunker) for job in jobs]
+        for job in jobs:
+            yield parse(job, chunker)
+        return
     count_words("nạp pyvi")  # load the segmenter once, before the workers fork
 
     # fork: workers inherit the loaded modules, and callers' scripts need no __main__ guard
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        return list(pool.map(functools.partial(parse, chunker=chunker), jobs, chunksize=16))
+        yield from pool.map(functools.partial(parse, chunker=chunker), jobs, chunksize=16)

@@ -10,7 +10,6 @@ pass; `lookup` scores given passages (another method's candidates) by binary sea
 from __future__ import annotations
 
 import functools
-from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -45,13 +44,6 @@ LOOKUP_COST = 64
 # one pass over every posting beats a lookup per term (the seed corpus, 123 passages).
 CALL_COST = 2_000
 FOUND_CACHE = 1 << 16  # terms whose columns are remembered: a few MB
-# Passages whose postings are gathered per block of the build; bounds its temporaries (about 40 bytes
-# per token at once) whatever the corpus size. Building the postings of 100k synthetic passages peaked
-# 548 MB above the data held before with blocks of 50k passages, 420 MB with 10k, in the same time.
-BUILD_BLOCK = 10_000
-# Postings whose weights are computed at once: bounds the build's temporaries (about 20 bytes a posting)
-# whatever the corpus; a slice of terms instead held them all at a million synthetic passages (26k terms).
-WEIGHT_SLICE = 1 << 22
 
 
 class Vocabulary(Mapping[str, int]):
@@ -248,88 +240,3 @@ def _finish(
             marked[alive[~keep]] = False
         alive, keys = alive[keep], keys[keep]
     return alive
-
-
-class FieldBuilder:
-    """Gathers postings block by block of passages: each block's tokens are counted in numpy
-    and kept as (term, passage, count) triples, 9 bytes a posting, never as one token list."""
-
-    def __init__(self) -> None:
-        self.vocabulary: dict[str, int] = {}
-        self.ids = array("i")  # the current block's tokens, as term ids
-        self.lengths = array("i")  # every passage's token count
-        self.blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-
-    def add(self, tokens: list[str]) -> None:
-        self.lengths.append(len(tokens))
-        vocabulary = self.vocabulary
-        self.ids.extend([vocabulary.setdefault(t, len(vocabulary)) for t in tokens])
-        if len(self.lengths) % BUILD_BLOCK == 0:
-            self._flush()
-
-    def _flush(self) -> None:
-        first = BUILD_BLOCK * len(self.blocks)
-        lengths = np.frombuffer(self.lengths, dtype=np.int32)[first:]
-        rows = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
-        ids = np.frombuffer(self.ids, dtype=np.int32).astype(np.int64)
-        pairs, counts = np.unique(ids * BUILD_BLOCK + rows, return_counts=True)  # term, then passage
-        terms, rows = np.divmod(pairs, BUILD_BLOCK)
-        self.blocks.append(
-            (
-                terms.astype(np.int32),
-                (rows + first).astype(np.int32),
-                np.minimum(counts, 255).astype(np.uint8),
-            )
-        )
-        self.ids = array("i")
-
-    def build(self) -> Field:
-        if len(self.lengths) % BUILD_BLOCK or not self.blocks:
-            self._flush()
-        n = len(self.lengths)
-        # columns in the terms' byte order, so that the vocabulary is a sorted buffer
-        words = list(self.vocabulary)
-        encoded = [w.encode("utf-8") for w in words]
-        order = sorted(range(len(words)), key=encoded.__getitem__)
-        column = np.empty(len(words), dtype=np.int32)
-        column[order] = np.arange(len(words), dtype=np.int32)
-        df = np.zeros(len(words), dtype=np.int64)
-        for terms, _, _ in self.blocks:
-            df += np.bincount(column[terms], minlength=len(words))
-        starts = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
-        rows = np.empty(int(starts[-1]), dtype=np.int32)
-        tf = np.empty(int(starts[-1]), dtype=np.uint8)
-        cursor = starts[:-1].copy()
-        while self.blocks:  # blocks come in passage order: each term's rows stay sorted
-            terms, block_rows, counts = self.blocks.pop(0)
-            columns = column[terms]
-            by_column = np.argsort(columns, kind="stable")
-            columns = columns[by_column]
-            sizes = np.bincount(columns, minlength=len(words))
-            first = np.concatenate([[0], np.cumsum(sizes)])[:-1]
-            at = cursor[columns] + (np.arange(len(columns)) - first[columns])
-            rows[at], tf[at] = block_rows[by_column], counts[by_column]
-            cursor += sizes
-        idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
-        lengths = np.frombuffer(self.lengths, dtype=np.int32)
-        average = float(lengths.mean()) if n and lengths.mean() > 0 else 1.0
-        norm = (K1 * (1 - B + B * lengths.astype(np.float32) / average)).astype(np.float32)
-        weights = np.empty(len(rows), dtype=np.float32)
-        peak = np.zeros(len(words), dtype=np.float32)
-        at = 0
-        while at < len(words):  # the terms holding about WEIGHT_SLICE postings at a time
-            end = min(
-                len(words), max(at + 1, int(np.searchsorted(starts, starts[at] + WEIGHT_SLICE, "right")) - 1)
-            )
-            c, span = slice(at, end), slice(starts[at], starts[end])
-            term_idf = np.repeat(idf[c], df[c])
-            f = tf[span].astype(np.float32)
-            weights[span] = term_idf * f * (K1 + 1) / (f + norm[rows[span]])
-            peak[c] = np.maximum.reduceat(weights[span], starts[c] - starts[at])  # no run is empty
-            at = end
-        text = b"".join(encoded[i] + b"\n" for i in order)
-        term_starts = np.zeros(len(words) + 1, dtype=np.int64)
-        term_starts[1:] = np.cumsum([len(encoded[i]) + 1 for i in order])
-        unigrams = np.array([column[i] for i, w in enumerate(words) if "_" not in w], dtype=np.int32)
-        vocabulary = Vocabulary(np.frombuffer(text, dtype=np.uint8), term_starts)
-        return Field(vocabulary, starts, rows, weights, idf, peak, np.sort(unigrams), n)

@@ -1,0 +1,28 @@
+"""Arrays written into the index a piece at a time: a memory-mapped one does not become resident."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qa import packed
+
+
+def resident_file_kb() -> int:
+    """This process's resident pages that belong to mapped files."""
+    with open("/proc/self/status") as status:
+        return int(next(line for line in status if line.startswith("RssFile:")).split()[1])
+
+
+def test_writing_a_memory_mapped_array_lets_its_pages_go(tmp_path):
+    """The postings a build wrote to disk are copied into the index without being read into the
+    resident set (128 MB here, written in pieces of 64 MB), and the copy is exact."""
+    source = tmp_path / "postings.bin"
+    np.arange(32 << 20, dtype=np.int32).tofile(source)
+    array = packed.mapped(source).view(np.int32)
+    (tmp_path / "index").mkdir()
+    before, layout = resident_file_kb(), {}
+    name, _ = packed.put(tmp_path / "index", "lexical", ".npy", {"rows": array}, layout, header=True)
+    grown = resident_file_kb() - before
+    assert grown < 32 * 1024, f"{grown} KB of the mapped array stayed resident"
+    copy = packed.arrays(tmp_path / "index" / name, layout["lexical"])["rows"]
+    assert np.array_equal(copy[::4099], np.arange(0, 32 << 20, 4099, dtype=np.int32))
