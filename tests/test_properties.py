@@ -213,12 +213,15 @@ def _check_spans(text: str, doc_id: str, size: int, overlap: int) -> None:
         elif block.kind == "text" or n:  # prose: all but headings and an opening title
             missed = "".join(document.text[i] for i in range(block.start, block.end) if not covered[i])
             assert not missed.strip(), missed[:80]
-    table = PassageTable()  # the build's table: each passage read back, also by its UTF-8 bytes
-    table.add(doc_id, document.title, document.text, chunks)
-    columns, encoded = table.columns(), document.text.encode("utf-8")
-    for row, chunk in enumerate(chunks):
-        assert table[row] == chunk
-        assert encoded[columns["byte_start"][row] : columns["byte_end"][row]].decode("utf-8") == chunk.text
+    with PassageTable() as table:  # the build's table: each passage read back, also by its UTF-8 bytes
+        table.add(doc_id, document.title, document.text, chunks)
+        columns, encoded = table.columns(), document.text.encode("utf-8")
+        assert b"".join(table.text_pieces()) == encoded
+        for row, chunk in enumerate(chunks):
+            assert table[row] == chunk
+            assert (
+                encoded[columns["byte_start"][row] : columns["byte_end"][row]].decode("utf-8") == chunk.text
+            )
 
 
 @examples(60)

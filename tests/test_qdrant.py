@@ -121,21 +121,21 @@ def folder(tmp_path, documents, embedder) -> Index:
     path = tmp_path / "index"
     path.mkdir()
     by_id = sorted(documents, key=lambda d: d.stored.id)
-    passages = PassageTable()
-    for d in by_id:
-        passages.add(d.stored.id, d.stored.title, d.text, d.chunks)
-    write_index(
-        path,
-        documents={d.stored.id: (d.stored, d.text) for d in by_id},
-        passages=passages,
-        keys=[k for d in by_id for k in d.keys],
-        vectors=np.concatenate([d.vectors for d in by_id]),
-        lexical=build_lexical([t for d in by_id for t in d.embedded], scheme="syllable+bigram"),
-        embedder=manifest_of(embedder)["embedder"],
-        chunker=CHUNKER,
-        corpus="/corpus",
-        skipped={},
-    )
+    with PassageTable() as passages:
+        for d in by_id:
+            passages.add(d.stored.id, d.stored.title, d.text, d.chunks)
+        write_index(
+            path,
+            documents={d.stored.id: d.stored for d in by_id},
+            passages=passages,
+            keys=[k for d in by_id for k in d.keys],
+            vectors=np.concatenate([d.vectors for d in by_id]),
+            lexical=build_lexical([t for d in by_id for t in d.embedded], scheme="syllable+bigram"),
+            embedder=manifest_of(embedder)["embedder"],
+            chunker=CHUNKER,
+            corpus="/corpus",
+            skipped={},
+        )
     return Index.load(path)
 
 

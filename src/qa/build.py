@@ -121,40 +121,25 @@ def build_index(
                 passages=len(old.chunks),
                 seconds=time.perf_counter() - started,
             )
-        parsed = parse_all(plan.todo, chunker)  # in order, each document dropped once taken
-        documents: dict[str, tuple[StoredDocument, str]] = {}
-        passages = PassageTable()
-        for doc_id in plan.hashes:
-            if doc_id in plan.known_bad:
-                continue
-            if doc_id in plan.unchanged:
-                stored, text = old.documents[doc_id], old.document_text(doc_id)
-                chunks = (old.chunks[row] for row in old.rows_of([doc_id]))
-            else:
-                taken = _take(doc_id, next(parsed)[1], plan)  # `todo` is in this order
-                if taken is None:
-                    continue
-                stored, text, chunks = taken
-            documents[doc_id] = (stored, text)
-            passages.add(doc_id, stored.title, text, chunks)
-
-        texts = passages.texts(chunker.context)
-        embedded = _embed(texts, old=old, embedder=embedder, progress=progress)
-        lexical = build_lexical(
-            texts, scheme=chunker.tokenizer, accent_field=chunker.accent_field, folder=path
-        )
-        manifest = write_index(
-            path,
-            documents=documents,
-            passages=passages,
-            keys=embedded.keys,
-            vectors=embedded.vectors,
-            lexical=lexical,
-            embedder=_embedder_json(embedder),
-            chunker=_chunker_json(chunker),
-            corpus=str(Path(corpus).resolve()),
-            skipped=plan.skipped_record(),
-        )
+        with PassageTable(path) as passages:
+            documents = _collect(plan, old, parse_all(plan.todo, chunker), passages)
+            texts = passages.texts(chunker.context)
+            embedded = _embed(texts, old=old, embedder=embedder, progress=progress)
+            lexical = build_lexical(
+                texts, scheme=chunker.tokenizer, accent_field=chunker.accent_field, folder=path
+            )
+            manifest = write_index(
+                path,
+                documents=documents,
+                passages=passages,
+                keys=embedded.keys,
+                vectors=embedded.vectors,
+                lexical=lexical,
+                embedder=_embedder_json(embedder),
+                chunker=_chunker_json(chunker),
+                corpus=str(Path(corpus).resolve()),
+                skipped=plan.skipped_record(),
+            )
         folder.collect_garbage(path, keep=kept_files(manifest))
         return plan.report(
             documents, old_hashes, embedded=embedded.count, passages=len(passages), started=started
@@ -259,6 +244,27 @@ def _plan(found, old_hashes: dict[str, str], manifest: dict) -> _Plan:
     return _Plan(hashes, skipped, unchanged, known_bad, todo)
 
 
+def _collect(plan: _Plan, old: Index | None, parsed, passages: PassageTable) -> dict[str, StoredDocument]:
+    """The new index's documents in order, each one's text and passages added to `passages`: an
+    unchanged one's from the old index, the others' as they are parsed."""
+    documents = {}
+    for doc_id in plan.hashes:
+        if doc_id in plan.known_bad:
+            continue
+        if doc_id in plan.unchanged:
+            stored, text = old.documents[doc_id], old.document_text(doc_id)
+            chunks = (old.chunks[row] for row in old.rows_of([doc_id]))
+        else:
+            taken = _take(doc_id, next(parsed)[1], plan)  # `todo` is in this order
+            if taken is None:
+                continue
+            stored, text, chunks = taken
+        documents[doc_id] = stored
+        passages.add(doc_id, stored.title, text, chunks)
+    parsed.close()  # the worker processes end now, not with the build
+    return documents
+
+
 def _take(doc_id: str, result, plan: _Plan) -> tuple[StoredDocument, str, list[Chunk]] | None:
     """A parsed document as stored, or None when it could not be read (recorded in `plan`)."""
     if isinstance(result, Unread):
@@ -316,8 +322,8 @@ def _embed(texts: Sequence[str], *, old: Index | None, embedder, progress) -> _E
             rows = fresh[at : at + EMBED_SLICE]
             vectors[rows] = embedder.embed_passages([texts[i] for i in rows], progress=callback)
         copies = [(i, first[key]) for i, key in enumerate(keys) if key in first and first[key] != i]
-        if copies:
-            to, source = map(np.array, zip(*copies))
+        for at in range(0, len(copies), EMBED_SLICE):  # at once, a million synthetic passages' copies
+            to, source = map(np.array, zip(*copies[at : at + EMBED_SLICE]))  # were a 1.2 GB temporary
             vectors[to] = vectors[source]
     return _Embedded(keys, vectors, len(first))
 

@@ -291,9 +291,9 @@ def write_index(
 ) -> dict:
     """Write the data files, then swap the manifest; the generation before stays for its readers.
 
-    `documents`: id → (StoredDocument, text), in index order, as are `passages`; `skipped`: id →
-    [sha256, reason] of files left out, so an unchanged bad file is not read again. Returns the new
-    manifest.
+    `documents`: id → StoredDocument, in index order, as are `passages` (which hold their texts);
+    `skipped`: id → [sha256, reason] of files left out, so an unchanged bad file is not read again.
+    Returns the new manifest.
     """
     index, dense = dense_index(vectors)
     with tempfile.TemporaryFile(dir=path) as graph:  # not a second copy in memory, as serialising made
@@ -301,18 +301,17 @@ def write_index(
         del index  # the graph, at a million passages 0.6 GB: not held while the rest is written
         graph.seek(0)
         dense_file = folder.put(path, "dense", ".faiss", iter(lambda: graph.read(packed.PIECE), b""))
-    catalog, offset = [], 0
-    for stored, text in documents.values():
-        length = len(text.encode("utf-8"))
-        catalog.append({**dataclasses.asdict(stored), "offset": offset, "length": length})
-        offset += length
+    catalog = [
+        {**dataclasses.asdict(stored), "offset": offset, "length": length}
+        for stored, (_, _, offset, length) in zip(documents.values(), passages.documents, strict=True)
+    ]
     table = {**passages.columns(), "key": np.array(keys, dtype="S40")}
     catalog_json = {"documents": catalog, "headings": passages.headings}
     arrays = lexical.arrays()
     terms = {name: arrays.pop(name) for name in list(arrays) if name.endswith("_text")}
     layout = {}
     written = {
-        "texts": folder.put(path, "texts", ".txt", (text.encode("utf-8") for _, text in documents.values())),
+        "texts": folder.put(path, "texts", ".txt", passages.text_pieces()),
         "catalog": folder.put(
             path, "catalog", ".json", [json.dumps(catalog_json, ensure_ascii=False).encode()]
         ),
@@ -332,7 +331,7 @@ def write_index(
         "dense": dense,
         "layout": layout,
         "counts": {"documents": len(documents), "passages": len(passages)},
-        "documents": {doc_id: stored.sha256 for doc_id, (stored, _) in documents.items()},
+        "documents": {doc_id: stored.sha256 for doc_id, stored in documents.items()},
         "skipped": skipped,
         "files": {role: name for role, (name, _) in written.items()},
         "checksums": {name: sha for name, sha in written.values()},

@@ -1,18 +1,24 @@
-"""Passage table: a build's passages as columns of numbers, as the index stores them.
+"""Passage table: a build's documents and passages, as the index stores them.
 
-A million `Chunk` objects, each holding its own copy of its text, were gigabytes held through a
-build. The table keeps where each passage lies in its document (characters and UTF-8 bytes), its
-words and heading; its text is sliced from the document when it is read.
+A million `Chunk` objects, each holding its own copy of its text, and the documents' texts were
+gigabytes held through a build. The table writes each document's text to a temporary file as it is
+added (UTF-8, one after another: the index's texts file) and keeps only numbers: where each passage
+lies in its document (characters and bytes), its words and heading. A passage's text is read back
+from the file when it is asked for.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 
 from .chunk import Chunk, Context, contextualize
+from .packed import PIECE
 
 COLUMNS = {
     "doc": "i",
@@ -26,18 +32,24 @@ COLUMNS = {
 
 
 class PassageTable(Sequence[Chunk]):
-    """Documents and their passages, added document by document in index order."""
+    """Documents and their passages, added document by document in index order; the texts go to a
+    temporary file in `folder` (the system's when None), closed with the table."""
 
-    def __init__(self) -> None:
-        self.documents: list[tuple[str, str, str]] = []  # id, title, text
+    def __init__(self, folder: Path | None = None) -> None:
+        self.documents: list[tuple[str, str, int, int]] = []  # id, title, byte offset, byte length
         self.headings: list[str] = []
         self._heading_ids: dict[str, int] = {}
         self._columns = {name: array(code) for name, code in COLUMNS.items()}
+        self._texts = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 (closed by `close`)
+        self._size = 0
 
     def add(self, doc_id: str, title: str, text: str, chunks: Iterable[Chunk]) -> None:
-        position = len(self.documents)
-        self.documents.append((doc_id, title, text))
-        chunks = list(chunks)
+        data = text.encode("utf-8")
+        self.documents.append((doc_id, title, self._size, len(data)))
+        self._texts.write(data)
+        self._texts.flush()  # read back by position
+        self._size += len(data)
+        chunks, position = list(chunks), len(self.documents) - 1
         columns, to_byte = self._columns, _byte_offsets(text)
         for c in chunks:
             columns["doc"].append(position)
@@ -52,10 +64,14 @@ class PassageTable(Sequence[Chunk]):
         return len(self._columns["doc"])
 
     def __getitem__(self, row: int) -> Chunk:  # type: ignore[override]
-        doc_id, title, text = self.documents[self._columns["doc"][row]]
-        start, end = self._columns["start"][row], self._columns["end"][row]
-        heading = self.headings[self._columns["heading"][row]]
-        return Chunk(doc_id, title, heading, text[start:end], start, end, self._columns["words"][row])
+        columns = self._columns
+        doc_id, title, offset, _ = self.documents[columns["doc"][row]]
+        start, end = columns["byte_start"][row], columns["byte_end"][row]
+        text = os.pread(self._texts.fileno(), end - start, offset + start).decode("utf-8")
+        heading = self.headings[columns["heading"][row]]
+        return Chunk(
+            doc_id, title, heading, text, columns["start"][row], columns["end"][row], columns["words"][row]
+        )
 
     def _heading(self, heading: str) -> int:
         if heading not in self._heading_ids:
@@ -70,6 +86,23 @@ class PassageTable(Sequence[Chunk]):
     def texts(self, context: Context) -> Sequence[str]:
         """The texts the passages are embedded and tokenised from, made when read."""
         return _Contextualized(self, context)
+
+    def text_pieces(self) -> Iterator[bytes]:
+        """The documents' texts, one after another in UTF-8, a piece at a time."""
+        at = 0
+        while at < self._size:
+            piece = os.pread(self._texts.fileno(), min(PIECE, self._size - at), at)
+            at += len(piece)
+            yield piece
+
+    def close(self) -> None:
+        self._texts.close()
+
+    def __enter__(self) -> PassageTable:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
 
 
 class _Contextualized(Sequence[str]):
