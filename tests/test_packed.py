@@ -26,3 +26,16 @@ def test_writing_a_memory_mapped_array_lets_its_pages_go(tmp_path):
     assert grown < 32 * 1024, f"{grown} KB of the mapped array stayed resident"
     copy = packed.arrays(tmp_path / "index" / name, layout["lexical"])["rows"]
     assert np.array_equal(copy[::4099], np.arange(0, 32 << 20, 4099, dtype=np.int32))
+
+
+def test_a_scratch_array_keeps_its_values_when_its_pages_are_let_go(tmp_path):
+    """A build's vectors are written into a scratch array: released, its 128 MB leave the resident set
+    and are read back intact from its temporary file, which has no name in the folder."""
+    before = resident_file_kb()
+    array = packed.scratch((32 << 20,), np.int32, folder=tmp_path)
+    array[:] = np.arange(32 << 20, dtype=np.int32)
+    assert resident_file_kb() - before > 96 * 1024
+    packed.release(array)
+    assert resident_file_kb() - before < 32 * 1024
+    assert np.array_equal(array[::4099], np.arange(0, 32 << 20, 4099, dtype=np.int32))
+    assert list(tmp_path.iterdir()) == []

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import folder
+from . import folder, packed
 from .chunk import Chunk, Chunker, Context, contextualize
 from .corpus import Skipped, corpus_files
 from .embed import Embedder
@@ -124,7 +124,7 @@ def build_index(
         with PassageTable(path) as passages:
             documents = _collect(plan, old, parse_all(plan.todo, chunker), passages)
             texts = passages.texts(chunker.context)
-            embedded = _embed(texts, old=old, embedder=embedder, progress=progress)
+            embedded = _embed(texts, old=old, embedder=embedder, progress=progress, folder=path)
             lexical = build_lexical(
                 texts, scheme=chunker.tokenizer, accent_field=chunker.accent_field, folder=path
             )
@@ -175,7 +175,7 @@ def _update_server(store, found, *, embedder: Embedder, chunker: ChunkerSettings
     parsed = dict(parse_all(plan.todo, chunker))
     taken = [t for doc_id, _ in plan.todo if (t := _take(doc_id, parsed[doc_id], plan)) is not None]
     texts = [contextualize(c, context=chunker.context) for _, _, chunks in taken for c in chunks]
-    embedded = _embed(texts, old=None, embedder=embedder, progress=progress)
+    embedded = _embed(texts, old=None, embedder=embedder, progress=progress, folder=None)
     new, at = [], 0
     for stored, text, chunks in taken:
         span = slice(at, at + len(chunks))
@@ -300,17 +300,19 @@ class _Embedded:
     count: int  # distinct texts embedded now (the rest reused)
 
 
-def _embed(texts: Sequence[str], *, old: Index | None, embedder, progress) -> _Embedded:
+def _embed(texts: Sequence[str], *, old: Index | None, embedder, progress, folder: Path | None) -> _Embedded:
     """Vectors for every passage text: reused from the old index, or computed once per distinct
-    text, EMBED_SLICE texts at a time straight into the result (the engine uses every core)."""
+    text, EMBED_SLICE texts at a time straight into the result (the engine uses every core). The
+    result lives in a temporary file in `folder`, its pages let go after each slice."""
     keys = [hashlib.sha1(t.encode("utf-8")).hexdigest().encode() for t in texts]
     reuse = {bytes(key): row for row, key in enumerate(old.keys)} if old else {}
-    vectors = np.empty((len(texts), embedder.dim), dtype=np.float32)
+    vectors = packed.scratch((len(texts), embedder.dim), np.float32, folder=folder)
     kept = [(i, reuse[key]) for i, key in enumerate(keys) if key in reuse]
     if kept:
         at, rows = map(np.array, zip(*kept))
         order = np.argsort(rows)  # read the old memory-mapped vectors front to back
         vectors[at[order]] = old.vectors[rows[order]]
+        packed.release(vectors)
     first: dict[bytes, int] = {}  # each new text's first passage
     for i, key in enumerate(keys):
         if key not in reuse:
@@ -321,10 +323,12 @@ def _embed(texts: Sequence[str], *, old: Index | None, embedder, progress) -> _E
         for at in range(0, len(fresh), EMBED_SLICE):
             rows = fresh[at : at + EMBED_SLICE]
             vectors[rows] = embedder.embed_passages([texts[i] for i in rows], progress=callback)
+            packed.release(vectors)
         copies = [(i, first[key]) for i, key in enumerate(keys) if key in first and first[key] != i]
         for at in range(0, len(copies), EMBED_SLICE):  # at once, a million synthetic passages' copies
             to, source = map(np.array, zip(*copies[at : at + EMBED_SLICE]))  # were a 1.2 GB temporary
             vectors[to] = vectors[source]
+            packed.release(vectors)
     return _Embedded(keys, vectors, len(first))
 
 

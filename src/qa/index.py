@@ -269,8 +269,10 @@ def dense_index(vectors: np.ndarray) -> tuple[faiss.Index, dict]:
     index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     sample = np.sort(np.random.default_rng(0).choice(n, min(n, 100_000), replace=False))
     index.train(np.ascontiguousarray(vectors[sample]))
-    for at in range(0, n, 100_000):  # a slice at a time: the vectors may be memory-mapped
+    packed.release(vectors)
+    for at in range(0, n, 100_000):  # a slice at a time, its pages let go: the vectors may be mapped
         index.add(np.ascontiguousarray(vectors[at : at + 100_000]))
+        packed.release(vectors)
     ef_search = HNSW_EF_SEARCH_SMALL if n <= HNSW_SMALL_MAX else HNSW_EF_SEARCH
     params = {"M": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION, "ef_search": ef_search}
     return index, {"type": "hnsw-sq8", "count": n, **params}

@@ -16,6 +16,7 @@ import io
 import math
 import mmap
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,12 +29,38 @@ ALIGN = 64  # bytes: every array of several bytes an item starts on a cache line
 PIECE = 1 << 26
 
 
-def npy(array: np.ndarray) -> list[bytes | memoryview]:
+def npy(array: np.ndarray) -> Iterator[bytes | memoryview]:
     """The array as the pieces of a `.npy` file, its data not copied when float32 already."""
     array = np.ascontiguousarray(array, dtype=np.float32)
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(header, np.lib.format.header_data_from_array_1_0(array))
-    return [header.getvalue(), memoryview(_raw(array))]
+    yield header.getvalue()
+    yield from _released(array)
+
+
+def scratch(shape: tuple[int, ...], dtype, *, folder: Path | None) -> np.ndarray:
+    """A writable array whose pages are an unnamed temporary file's in `folder` (the system's when
+    None): `release` lets them go, so a build's million vectors need not stay resident."""
+    size = math.prod(shape) * np.dtype(dtype).itemsize
+    if not size:
+        return np.empty(shape, dtype=dtype)
+    with tempfile.TemporaryFile(dir=folder) as file:
+        os.posix_fallocate(file.fileno(), 0, size)  # a full disk fails here, not as SIGBUS on a write
+        pages = _Scratch(file.fileno(), size)  # the mapping outlives the handle
+    return np.frombuffer(pages, dtype=dtype).reshape(shape)
+
+
+def release(array: np.ndarray) -> None:
+    """Let go of the resident pages of a memory-mapped array (a scratch one, or one mapped read-only
+    from a file); they are read again from the file when needed. Other arrays are left as they are."""
+    pages = _mapping(array)
+    if pages is not None:
+        pages.madvise(mmap.MADV_DONTNEED)
+
+
+class _Scratch(mmap.mmap):
+    """A shared, writable file mapping made by `scratch`: what it holds is the file's, so letting its
+    pages go loses nothing, unlike a private copy-on-write mapping's."""
 
 
 def put(path: Path, role: str, suffix: str, arrays: dict, layout: dict, *, header: bool):
@@ -79,14 +106,16 @@ def _released(array: np.ndarray) -> Iterator[memoryview]:
 
 
 def _mapping(array: np.ndarray) -> mmap.mmap | None:
-    """The read-only file mapping an array's memory belongs to, if any: its pages are read again from
-    the file when needed, where a writable mapping's could hold changes."""
+    """The file mapping an array's memory belongs to, if its pages can be let go: a scratch one, or
+    one mapped read-only (a writable private mapping's pages could hold changes)."""
     base = array
     while isinstance(base, np.ndarray):
         base = base.base
     if isinstance(base, memoryview):
         base = base.obj
-    return base if isinstance(base, mmap.mmap) and memoryview(base).readonly else None
+    if isinstance(base, _Scratch) or (isinstance(base, mmap.mmap) and memoryview(base).readonly):
+        return base
+    return None
 
 
 def _raw(array: np.ndarray) -> np.ndarray:
