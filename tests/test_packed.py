@@ -39,3 +39,16 @@ def test_a_scratch_array_keeps_its_values_when_its_pages_are_let_go(tmp_path):
     assert resident_file_kb() - before < 32 * 1024
     assert np.array_equal(array[::4099], np.arange(0, 32 << 20, 4099, dtype=np.int32))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_rows_spread_over_a_scratch_array_are_taken_without_making_it_resident(tmp_path):
+    """A training sample of a build's vectors: one row in 64 of a 128 MB array (1 KB rows). Read
+    plainly, the kernel maps 64 KB around each row and all 128 MB become resident."""
+    array = packed.scratch((1 << 17, 256), np.float32, folder=tmp_path)
+    array[:, 0] = np.arange(1 << 17)
+    packed.release(array)
+    before = resident_file_kb()
+    rows = np.arange(0, 1 << 17, 64)
+    taken = packed.take(array, rows)
+    assert resident_file_kb() - before < 32 * 1024
+    assert np.array_equal(taken[:, 0], rows)

@@ -324,10 +324,10 @@ def _embed(texts: Sequence[str], *, old: Index | None, embedder, progress, folde
             rows = fresh[at : at + EMBED_SLICE]
             vectors[rows] = embedder.embed_passages([texts[i] for i in rows], progress=callback)
             packed.release(vectors)
-        copies = [(i, first[key]) for i, key in enumerate(keys) if key in first and first[key] != i]
-        for at in range(0, len(copies), EMBED_SLICE):  # at once, a million synthetic passages' copies
-            to, source = map(np.array, zip(*copies[at : at + EMBED_SLICE]))  # were a 1.2 GB temporary
-            vectors[to] = vectors[source]
+        copies = sorted((first[key], i) for i, key in enumerate(keys) if key in first and first[key] != i)
+        for at in range(0, len(copies), EMBED_SLICE):  # by source: each slice reads a few nearby rows
+            source, to = map(np.array, zip(*copies[at : at + EMBED_SLICE]))
+            vectors[to] = packed.take(vectors, source)
             packed.release(vectors)
     return _Embedded(keys, vectors, len(first))
 

@@ -268,8 +268,7 @@ def dense_index(vectors: np.ndarray) -> tuple[faiss.Index, dict]:
     index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     sample = np.sort(np.random.default_rng(0).choice(n, min(n, 100_000), replace=False))
-    index.train(np.ascontiguousarray(vectors[sample]))
-    packed.release(vectors)
+    index.train(packed.take(vectors, sample))
     for at in range(0, n, 100_000):  # a slice at a time, its pages let go: the vectors may be mapped
         index.add(np.ascontiguousarray(vectors[at : at + 100_000]))
         packed.release(vectors)

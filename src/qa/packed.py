@@ -13,6 +13,7 @@ Files read a few scattered pieces at a time (passage texts, vectors) are read by
 from __future__ import annotations
 
 import io
+import itertools
 import math
 import mmap
 import os
@@ -56,6 +57,20 @@ def release(array: np.ndarray) -> None:
     pages = _mapping(array)
     if pages is not None:
         pages.madvise(mmap.MADV_DONTNEED)
+
+
+def take(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`array[rows]` for sorted `rows`, read PIECE bytes of `array` at a time, its pages let go after
+    each: the kernel maps 64 KB around each row read from a mapped file, so a few rows spread over
+    it made all of it resident (the training sample of a million vectors, 1.5 GB)."""
+    out = np.empty((len(rows), *array.shape[1:]), dtype=array.dtype)
+    span = max(1, PIECE // max(1, array[:1].nbytes))  # rows a piece
+    bounds = np.searchsorted(rows, np.arange(0, len(array) + span, span))
+    for low, high in itertools.pairwise(bounds):
+        if high > low:
+            out[low:high] = array[rows[low:high]]
+            release(array)
+    return out
 
 
 class _Scratch(mmap.mmap):
