@@ -324,9 +324,9 @@ def _embed(texts: Sequence[str], *, old: Index | None, embedder, progress, folde
             rows = fresh[at : at + EMBED_SLICE]
             vectors[rows] = embedder.embed_passages([texts[i] for i in rows], progress=callback)
             packed.release(vectors)
-        copies = sorted((first[key], i) for i, key in enumerate(keys) if key in first and first[key] != i)
-        for at in range(0, len(copies), EMBED_SLICE):  # by source: each slice reads a few nearby rows
-            source, to = map(np.array, zip(*copies[at : at + EMBED_SLICE]))
+        copies = [(i, first[key]) for i, key in enumerate(keys) if key in first and first[key] != i]
+        for at in range(0, len(copies), EMBED_SLICE):  # in row order: 10k rows written all over the
+            to, source = map(np.array, zip(*copies[at : at + EMBED_SLICE]))  # array made it all resident
             vectors[to] = packed.take(vectors, source)
             packed.release(vectors)
     return _Embedded(keys, vectors, len(first))
