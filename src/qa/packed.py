@@ -8,6 +8,10 @@ Files read a few scattered pieces at a time (passage texts, vectors) are read by
 (`Positioned`): a mapping counts in the resident set every page the kernel maps around each touch
 (64 KB a read, whatever madvise says), and at 100k passages 200 dense questions made the whole
 150 MB vector file resident; a read copies only what is asked from the page cache.
+
+A build's large arrays (postings, vectors) live in unnamed temporary files for the same reason:
+`scratch` gives a writable one, `take` reads scattered rows of one a region at a time, and
+`release` and `put` let their pages go once they are done with.
 """
 
 from __future__ import annotations
