@@ -33,11 +33,6 @@ Tokenizer = Literal["syllable+bigram", "syllable", "word"]
 # still helps with typos and odd spellings, but it confuses "bàn" with "bạn".
 FOLDED_WEIGHT_ACCENTED = 0.3
 
-# Passages a search restricted to some documents scores by binary searches; past this many, one pass
-# over every posting costs less: a lookup costs about postings.LOOKUP_COST postings read, and a bench
-# question reads about a million postings at 100k passages.
-ROWS_LOOKED_UP = 20_000
-
 # Question words are rare in documents and in nearly every question: they seed the
 # restorer so that "bao nhieu" becomes "bao nhiêu", not the corpus's "bảo nhiều".
 QUESTION_PHRASES = (
@@ -105,15 +100,9 @@ class LexicalIndex:
         scores, best first; among `rows` only, when given."""
         if rows is None:
             return top(terms, n, self.exact.passages)
-        if len(rows) > ROWS_LOOKED_UP:
-            scores = np.zeros(self.exact.passages, dtype=np.float32)
-            scores[rows] = every(terms, self.exact.passages)[rows]
-            rows = np.flatnonzero(scores != 0)
-            found = scores[rows]
-        else:
-            rows = np.unique(rows)
-            found = lookup(terms, rows, self.exact.passages).astype(np.float32)
-            rows, found = rows[found > 0], found[found > 0]
+        rows = np.unique(rows)  # each run searched once, at most one pass over it: never more than `every`
+        found = lookup(terms, rows).astype(np.float32)
+        rows, found = rows[found > 0], found[found > 0]
         best = np.lexsort((rows, -found))[:n]
         return rows[best].astype(np.int64), found[best]
 
@@ -121,7 +110,7 @@ class LexicalIndex:
         """The BM25 scores of the given passages (another method's candidates) for a question's `terms`."""
         order = np.argsort(rows, kind="stable")
         out = np.empty(len(rows), dtype=np.float32)
-        out[order] = lookup(terms, rows[order], self.exact.passages)
+        out[order] = lookup(terms, rows[order])
         return out
 
     def score(self, question: str) -> np.ndarray:

@@ -3,8 +3,8 @@
 A field's postings are plain arrays, one run per term in passage order, with the weights
 computed at build time, so they are memory-mapped on load and a query only adds numbers.
 `top` reads the rarest terms in full and the common ones ("của", "nhân dân") only for the
-passages that can still reach the top (MaxScore), and touches only those passages' scores after one
-pass; `lookup` scores given passages (another method's candidates) by binary search.
+passages that can still reach the top (MaxScore); `lookup` scores given passages (another method's
+candidates) by searching each run. The loops over postings are compiled (`kernels`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from qa import kernels
 
 K1 = 1.2
 B = 0.75
@@ -37,12 +39,6 @@ FLOOR_SLACK = 1 - 1e-6
 # Passages the skipped terms complete at most, the best by the terms read: bounds a question's cost.
 # Below it the top is exact.
 COMPLETE_MAX = 2_000
-# A common term is looked up passage by passage (binary search) while that costs less than
-# reading its whole run: a lookup costs about this many postings read.
-LOOKUP_COST = 64
-# Postings read in the time a few numpy calls take to set up (about 5 us): below this many per term,
-# one pass over every posting beats a lookup per term (the seed corpus, 123 passages).
-CALL_COST = 2_000
 FOUND_CACHE = 1 << 16  # terms whose columns are remembered: a few MB
 
 
@@ -135,8 +131,14 @@ class Term:
 
 
 def every(terms: list[Term], n: int) -> np.ndarray:
-    """BM25 of every passage, every posting read: the reference `top` is checked against."""
-    return _sum(terms, n).astype(np.float32)
+    """BM25 of every passage, every posting read (one bincount, in numpy): the reference `top` is
+    checked against."""
+    if not terms:
+        return np.zeros(n, np.float32)
+    weights = np.concatenate([t.weights for t in terms])
+    if any(t.weight != 1.0 for t in terms):  # the folded field's terms, beside an accented question's
+        weights *= np.repeat(np.array([t.weight for t in terms], np.float32), [len(t.rows) for t in terms])
+    return np.bincount(np.concatenate([t.rows for t in terms]), weights, minlength=n).astype(np.float32)
 
 
 def top(terms: list[Term], n: int, passages: int) -> tuple[np.ndarray, np.ndarray]:
@@ -153,12 +155,14 @@ def top(terms: list[Term], n: int, passages: int) -> tuple[np.ndarray, np.ndarra
     sizes = np.cumsum([len(t.rows) for t in terms])
     first = max(1, int(np.searchsorted(sizes, ESSENTIAL_BUDGET, side="right")))
     rest = terms[first:]
-    scores = _sum(terms[:first], passages)
-    candidates = np.flatnonzero(scores != 0)  # a mask first: 3-6x faster than on the floats
+    scores = np.zeros(passages)
+    for term in terms[:first]:
+        kernels.add(scores, term.rows, term.weights, np.float32(term.weight))
+    candidates = kernels.reaching(scores, 0.0, -np.inf)
     floor = 0.0
     if rest and len(candidates) >= n:
         probe = np.sort(candidates[np.argpartition(-scores[candidates], n - 1)[: FLOOR_PROBE * n]])
-        floor = float(np.partition(scores[probe] + lookup(rest, probe, passages), -n)[-n]) * FLOOR_SLACK
+        floor = float(np.partition(scores[probe] + lookup(rest, probe), -n)[-n]) * FLOOR_SLACK
     skipped, bound, budget = [], 0.0, READ_MAX - int(sizes[first - 1])
     for term in sorted(rest, key=lambda t: t.bound):  # the commonest first
         if bound + term.bound < floor:
@@ -168,50 +172,27 @@ def top(terms: list[Term], n: int, passages: int) -> tuple[np.ndarray, np.ndarra
     for term in (t for t in rest if id(t) not in pruned):  # the likeliest to lift a passage first
         if len(term.rows) <= budget:
             budget -= len(term.rows)
-            scores[term.rows] += term.weight * term.weights
+            kernels.add(scores, term.rows, term.weights, np.float32(term.weight))
         else:
             skipped.append(term)
             bound += term.bound
-    if skipped:  # the passages that can still reach the floor, found over the whole array at once
-        alive = np.flatnonzero((scores != 0) & (scores + bound >= floor))
+    if skipped:  # the passages that can still reach the floor
+        alive = kernels.reaching(scores, bound, floor)
         alive = _finish(scores, alive, sorted(skipped, key=lambda t: -t.bound), floor, bound)
     else:
-        alive = np.flatnonzero(scores != 0)
+        alive = kernels.reaching(scores, 0.0, -np.inf)
     best = alive[np.argpartition(-scores[alive], n - 1)[:n]] if len(alive) > n else alive
     best = best[np.lexsort((best, -scores[best]))]
     return best.astype(np.int64), scores[best].astype(np.float32)
 
 
-def lookup(terms: list[Term], rows: np.ndarray, n: int) -> np.ndarray:
-    """What `terms` add to each of the sorted `rows`: a binary search per row in a long run,
-    a pass over a short one."""
-    if sum(len(t.rows) for t in terms) + n < CALL_COST * len(terms):  # a small corpus: one pass
-        return _sum(terms, n)[rows]
-    out = np.zeros(len(rows), dtype=np.float64)
-    rows = rows.astype(np.int32)  # as the postings: int64 keys would make searchsorted copy each run
-    marked = None
+def lookup(terms: list[Term], rows: np.ndarray) -> np.ndarray:
+    """What `terms` add to each of the sorted `rows`."""
+    out = np.zeros(len(rows))
+    keys = np.asarray(rows, dtype=np.int64)
     for term in terms:
-        if len(rows) * LOOKUP_COST < len(term.rows):
-            where = np.minimum(np.searchsorted(term.rows, rows), len(term.rows) - 1)
-            hit = term.rows[where] == rows
-            out[hit] += term.weight * term.weights[where[hit]].astype(np.float64)
-            continue
-        if marked is None:
-            marked = np.zeros(n, dtype=bool)
-            marked[rows] = True
-        at = np.flatnonzero(marked[term.rows])
-        out[np.searchsorted(rows, term.rows[at])] += term.weight * term.weights[at].astype(np.float64)
+        kernels.gather(term.rows, term.weights, np.float32(term.weight), keys, out)
     return out
-
-
-def _sum(terms: list[Term], n: int) -> np.ndarray:
-    """Every passage's sum over `terms`, read in full: one bincount, a passage's sum in term order."""
-    if not terms:
-        return np.zeros(n)
-    weights = np.concatenate([t.weights for t in terms])
-    if any(t.weight != 1.0 for t in terms):  # the folded field's terms, beside an accented question's
-        weights *= np.repeat(np.array([t.weight for t in terms], np.float32), [len(t.rows) for t in terms])
-    return np.bincount(np.concatenate([t.rows for t in terms]), weights, minlength=n)
 
 
 def _finish(
@@ -222,21 +203,10 @@ def _finish(
     each term fewer can, since less is left to add."""
     if len(alive) > COMPLETE_MAX:  # the best so far only: the exact top is then likely, not certain
         alive = np.sort(alive[np.argpartition(-scores[alive], COMPLETE_MAX - 1)[:COMPLETE_MAX]])
-    marked, keys = None, alive.astype(np.int32)  # as the postings: int64 keys would copy each run
     for term in terms:
-        if len(alive) * LOOKUP_COST < len(term.rows):  # a binary search per passage
-            where = np.minimum(np.searchsorted(term.rows, keys), len(term.rows) - 1)
-            hit = term.rows[where] == keys
-            scores[alive[hit]] += term.weight * term.weights[where[hit]].astype(np.float64)
-        else:  # one pass over the term's postings
-            if marked is None:
-                marked = np.zeros(len(scores), dtype=bool)
-                marked[alive] = True
-            hit = marked[term.rows]
-            scores[term.rows[hit]] += term.weight * term.weights[hit].astype(np.float64)
+        added = np.zeros(len(alive))
+        kernels.gather(term.rows, term.weights, np.float32(term.weight), alive, added)
+        scores[alive] += added
         rest -= term.bound
-        keep = scores[alive] + rest >= floor
-        if marked is not None:
-            marked[alive[~keep]] = False
-        alive, keys = alive[keep], keys[keep]
+        alive = alive[scores[alive] + rest >= floor]
     return alive
