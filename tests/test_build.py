@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import unicodedata
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 import qa.build
-from qa import Retriever, Settings
+from qa import DiskFullError, Retriever, Settings
 
 GOOD = "Văn phòng gửi giấy mời dự hội thảo trước ngày 5-4-2024."
 
@@ -129,3 +130,53 @@ def test_repeated_text_is_embedded_once_and_k_distinct_passages_come_back(tmp_pa
     for mode in ("hybrid", "dense", "bm25"):
         hits = r.search("Cơ quan nào chịu trách nhiệm báo cáo quy định chung?", k=5, mode=mode)
         assert len(hits) == 5 and len({h.text for h in hits}) == 5, mode
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Path:
+    """A real file system of 4 MB (tmpfs), to fill up."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small file system needs root (CI runs as root)")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], check=True)
+    yield disk
+    subprocess.run(["umount", "--lazy", str(disk)], check=True)  # lazy: the test's index may be mapped
+
+
+# 64 KB: full at the build's first temporary file; 256 KB: once five of the new index's files are written
+# (the new build needs about 300 KB)
+@pytest.mark.parametrize("slack_kb", [64, 256])
+def test_a_full_disk_stops_the_build_in_one_line_and_keeps_the_previous_index(
+    small_corpus, small_disk, counting, capsys, slack_kb
+):
+    """The disk fills up while a changed corpus is built: the user is told in one line, the previous
+    index answers as before, and the space the build's own files took is given back."""
+    from qa.cli import main
+
+    index = small_disk / "index"
+    question = "Văn phòng gửi giấy mời trước ngày nào?"
+    built = Retriever.build(small_corpus, index, settings=Settings(), embedder=counting)
+    before = built.search(question, k=2)
+    files = sorted(p.name for p in index.iterdir())
+    ballast = small_disk / "ballast"  # the test's own file: all but `slack_kb` of what is left
+    ballast.write_bytes(b"\0" * (shutil.disk_usage(small_disk).free - slack_kb * 1024))
+    free = shutil.disk_usage(small_disk).free
+    (small_corpus / "ghi-chu.md").write_text(
+        "# Ghi chú\n\n" + "Văn phòng gửi giấy mời dự hội thảo trước ngày 9-4-2024.\n" * 200, encoding="utf-8"
+    )
+
+    with pytest.raises(DiskFullError, match=r"disk holding the index .* is full .* index is unchanged"):
+        Retriever.build(small_corpus, index, settings=Settings(), embedder=counting)
+    assert sorted(p.name for p in index.iterdir()) == files  # nothing half-written is left
+    assert shutil.disk_usage(small_disk).free == free
+    assert Retriever.load(index, settings=Settings(), embedder=counting).search(question, k=2) == before
+
+    assert main(["index", "--corpus", str(small_corpus), "--index", str(index)]) == 1
+    err = capsys.readouterr().err  # after the progress bar
+    assert err.splitlines()[-1].startswith("qa: error: the disk holding the index")
+    assert err.count("qa: error") == 1 and "Traceback" not in err
+
+    ballast.unlink()
+    after = Retriever.build(small_corpus, index, settings=Settings(), embedder=counting)
+    assert "9-4-2024" in after.search(question, k=1)[0].text

@@ -8,6 +8,7 @@ from .documents import AddReport, DocumentInfo, Duplicate, Rejected, RemoveRepor
 from .embed import Embedder
 from .errors import (
     CorpusError,
+    DiskFullError,
     DocumentNotFoundError,
     EmbedderError,
     GoldError,
@@ -63,6 +64,7 @@ __all__ = [
     "BodyLimit",
     "BuildReport",
     "CorpusError",
+    "DiskFullError",
     "DocumentInfo",
     "DocumentNotFoundError",
     "Duplicate",

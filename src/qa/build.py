@@ -7,8 +7,10 @@ rest is indexed. Identical passage texts are embedded once.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import logging
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from . import folder, packed
 from .chunk import Chunk, Chunker, Context, contextualize
 from .corpus import Skipped, corpus_files
 from .embed import Embedder
-from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from .errors import DiskFullError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, QAError
 from .index import Index, kept_files, write_index
 from .lexical import Tokenizer, build_lexical
 from .parsing import Unread, parse_all
@@ -121,29 +123,50 @@ def build_index(
                 passages=len(old.chunks),
                 seconds=time.perf_counter() - started,
             )
-        with PassageTable(path) as passages:
-            documents = _collect(plan, old, parse_all(plan.todo, chunker), passages)
-            texts = passages.texts(chunker.context)
-            embedded = _embed(texts, old=old, embedder=embedder, progress=progress, folder=path)
-            lexical = build_lexical(
-                texts, scheme=chunker.tokenizer, accent_field=chunker.accent_field, folder=path
-            )
-            manifest = write_index(
-                path,
-                documents=documents,
-                passages=passages,
-                keys=embedded.keys,
-                vectors=embedded.vectors,
-                lexical=lexical,
-                embedder=_embedder_json(embedder),
-                chunker=_chunker_json(chunker),
-                corpus=str(Path(corpus).resolve()),
-                skipped=plan.skipped_record(),
-            )
+        try:
+            with PassageTable(path) as passages:
+                documents = _collect(plan, old, parse_all(plan.todo, chunker), passages)
+                texts = passages.texts(chunker.context)
+                embedded = _embed(texts, old=old, embedder=embedder, progress=progress, folder=path)
+                lexical = build_lexical(
+                    texts, scheme=chunker.tokenizer, accent_field=chunker.accent_field, folder=path
+                )
+                manifest = write_index(
+                    path,
+                    documents=documents,
+                    passages=passages,
+                    keys=embedded.keys,
+                    vectors=embedded.vectors,
+                    lexical=lexical,
+                    embedder=_embedder_json(embedder),
+                    chunker=_chunker_json(chunker),
+                    corpus=str(Path(corpus).resolve()),
+                    skipped=plan.skipped_record(),
+                )
+        except OSError as err:
+            if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise _disk_full(path) from None
         folder.collect_garbage(path, keep=kept_files(manifest))
         return plan.report(
             documents, old_hashes, embedded=embedded.count, passages=len(passages), started=started
         )
+
+
+def _disk_full(path: Path) -> DiskFullError:
+    """The error for a disk that filled up mid-build, once the files this build wrote are gone: the
+    manifest on disk still names the previous index, which goes on answering."""
+    try:
+        previous = folder.read_manifest(path)
+    except QAError:
+        previous = None
+    folder.collect_garbage(path, keep=kept_files(previous))
+    kept = "the previous index is unchanged and still answers" if previous else "no index was written"
+    return DiskFullError(
+        f"the disk holding the index {path} is full ({shutil.disk_usage(path).free / 1e6:,.1f} MB free): "
+        f"{kept}. Free some space (a build needs about twice the index's size while it runs) "
+        "or put the index on another disk (--index / QA_INDEX), then build again"
+    )
 
 
 def _build_in_server(

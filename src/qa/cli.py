@@ -59,6 +59,12 @@ def _run(args) -> int:
     except QAError as err:
         print(f"qa: error: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        raise  # not an error: `main` ends quietly
+    except OSError as err:  # what the library does not name itself: a folder made read-only, a lost mount
+        where = f": {err.filename}" if err.filename else ""
+        print(f"qa: error: {err.strerror or err}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return 130

@@ -25,6 +25,10 @@ class IndexMismatchError(QAError):
     """The index was built by another embedder, chunker or format version."""
 
 
+class DiskFullError(QAError):
+    """The disk ran out of space while an index was written; the previous index is kept."""
+
+
 class IndexCorruptError(QAError):
     """An index file is missing or does not match its checksum."""
 
