@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from qa import IndexCorruptError, IndexMismatchError, IndexNotFoundError, Retriever, Settings
@@ -27,6 +28,10 @@ def test_save_then_load_gives_the_same_hits(small_corpus, tmp_path, counting):
     question = "Hội thảo về hòa bình tổ chức ngày nào?"
     assert built.search(question, k=3) == loaded.search(question, k=3)
     assert "12-4-2024" in loaded.search(question, k=1)[0].text
+    for name in ("exact", "folded"):  # the passages' lists of common terms are stored and read back
+        stored, kept = getattr(loaded.index.lexical, name).forward, getattr(built.index.lexical, name).forward
+        assert len(stored.ids) > 0 and np.array_equal(stored.ids, kept.ids)
+        assert np.array_equal(stored.counts, kept.counts) and np.array_equal(stored.starts, kept.starts)
 
 
 def test_incremental_update_embeds_only_what_changed(small_corpus, tmp_path, counting):

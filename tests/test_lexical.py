@@ -3,7 +3,7 @@ import pytest
 
 import qa.inverter
 import qa.postings
-from qa.lexical import build_lexical, tokenize
+from qa.lexical import LexicalIndex, build_lexical, tokenize
 
 PASSAGES = [
     "Chỉ thị 12-CT/TW về đối ngoại nhân dân được ban hành ngày 5-1-2022.",
@@ -101,6 +101,47 @@ def test_search_within_some_passages_and_scores_of_given_passages():
     given = np.array([2999, 5, 1200, 0])
     assert np.allclose(index.scores_of(index.terms(question), given), full[given], rtol=1e-6)
     assert index.top(index.terms("không có từ nào"), 5)[0].size == 0
+
+
+def test_passages_list_their_common_terms_with_the_weights_of_their_runs_to_the_bit():
+    """A common term's weight in a passage, worked out again from the passage's own list (`Forward`),
+    is the weight its run stores, to the bit; a rare term (in under 1% of passages) is not listed,
+    and is scored from its run."""
+    rng = np.random.default_rng(11)
+    passages = [" ".join(rng.choice(WORDS, rng.integers(3, 60))) + f" mã {i % 997}" for i in range(3000)]
+    index = build_lexical(passages, scheme="syllable+bigram")
+    everyone = np.arange(3000)
+    for field in (index.exact, index.folded):
+        terms = field.terms(list(field.vocabulary), 1.0)
+        listed, rare = [t for t in terms if t.listed >= 0], [t for t in terms if t.listed < 0]
+        assert len(listed) > 300 and len(rare) > 900  # the words and their pairs; "mã 17" is in 3 passages
+        for term in listed:
+            alone = np.zeros(len(field.forward.common), dtype=np.float32)
+            alone[term.listed] = 1.0
+            worked_out = np.zeros(3000)
+            field.forward.add(field.idf, alone, everyone, worked_out)
+            assert np.array_equal(worked_out, qa.postings.every([term], 3000))
+        for term in rare[:50]:
+            assert np.array_equal(qa.postings.lookup([term], everyone), qa.postings.every([term], 3000))
+
+
+def test_an_index_written_before_the_lists_finds_the_same_top():
+    """Without the passages' lists (an index built by an earlier version) the common terms are searched
+    in their runs: the same passages come back."""
+    rng = np.random.default_rng(5)
+    passages = [" ".join(rng.choice(WORDS, 30)) + f" mã {i % 97}" for i in range(3000)]
+    index = build_lexical(passages, scheme="syllable+bigram")
+    arrays = index.arrays()
+    stored = LexicalIndex.from_arrays(index.scheme, arrays, passages=3000)  # as an index file holds them
+    bare = LexicalIndex.from_arrays(
+        index.scheme, {name: a for name, a in arrays.items() if "_forward_" not in name}, passages=3000
+    )
+    assert stored.exact.forward.ids is index.exact.forward.ids and stored.folded.forward is not None
+    assert bare.exact.forward is None and bare.folded.forward is None
+    for question in ("hợp tác hữu nghị với nhân dân mã 17", "hop tac huu nghi ma 17", "đối ngoại nhân dân"):
+        rows, scores = index.top(index.terms(question), 20)
+        bare_rows, bare_scores = bare.top(bare.terms(question), 20)
+        assert np.array_equal(rows, bare_rows) and np.allclose(scores, bare_scores, rtol=1e-6)
 
 
 def test_vocabulary_finds_every_term_and_nothing_else():

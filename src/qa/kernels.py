@@ -53,6 +53,29 @@ def gather(
 
 
 @_compiled
+def complete(
+    starts: np.ndarray,
+    ids: np.ndarray,
+    counts: np.ndarray,
+    norm: np.ndarray,
+    idf: np.ndarray,
+    lift: np.float32,
+    weight: np.ndarray,
+    keys: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """`out[i] += weight[t] * BM25` of each term `t` passage `keys[i]` lists (`postings.Forward`) that
+    has a weight, that BM25 worked out in float32 in the build's order: idf * tf * lift / (tf + norm)."""
+    for i in range(keys.shape[0]):
+        passage = keys[i]
+        for entry in range(starts[passage], starts[passage + 1]):
+            term = ids[entry]
+            if weight[term] != 0:
+                f = np.float32(counts[entry])
+                out[i] += weight[term] * (idf[term] * f * lift / (f + norm[passage]))
+
+
+@_compiled
 def reaching(scores: np.ndarray, bound: float, floor: float) -> np.ndarray:
     """The passages, in order, with a score above zero that `bound` more would lift to `floor`.
 

@@ -12,6 +12,7 @@ never for an array of every passage's score.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import re
@@ -24,7 +25,7 @@ from typing import Literal
 import numpy as np
 
 from .inverter import FieldBuilder
-from .postings import FIELD_ARRAYS, Field, Term, Vocabulary, every, lookup, top
+from .postings import FIELD_ARRAYS, FORWARD_ARRAYS, Field, Forward, Term, Vocabulary, every, lookup, top
 from .text import fold_accents, has_diacritics, match_key, segmented_words
 
 Tokenizer = Literal["syllable+bigram", "syllable", "word"]
@@ -90,7 +91,8 @@ class LexicalIndex:
         if not has_diacritics(question):
             return folded
         return self.exact.terms(exact, 1.0) + [
-            Term(t.rows, t.weights, FOLDED_WEIGHT_ACCENTED, FOLDED_WEIGHT_ACCENTED * t.bound) for t in folded
+            dataclasses.replace(t, weight=FOLDED_WEIGHT_ACCENTED, bound=FOLDED_WEIGHT_ACCENTED * t.bound)
+            for t in folded
         ]
 
     def top(
@@ -152,6 +154,8 @@ class LexicalIndex:
         out = {}
         for name, field in self._fields():
             out |= {f"{name}_{a}": getattr(field, a) for a in FIELD_ARRAYS}
+            if field.forward is not None:
+                out |= {f"{name}_forward_{a}": getattr(field.forward, a) for a in FORWARD_ARRAYS}
             out |= {f"{name}_text": field.vocabulary.text, f"{name}_term_starts": field.vocabulary.starts}
         return out
 
@@ -166,10 +170,12 @@ class LexicalIndex:
         for name in ("exact", "folded"):
             if f"{name}_starts" in arrays:
                 vocabulary = Vocabulary(arrays[f"{name}_text"], arrays[f"{name}_term_starts"])
+                listed = f"{name}_forward_starts" in arrays  # not in an index written before the lists
                 fields[name] = Field(
                     vocabulary,
                     *(arrays[f"{name}_{a}"] for a in FIELD_ARRAYS),
                     passages,
+                    Forward(*(arrays[f"{name}_forward_{a}"] for a in FORWARD_ARRAYS)) if listed else None,
                 )
         return cls(scheme, fields["exact"], fields["folded"])
 

@@ -4,11 +4,13 @@ A field's postings are plain arrays, one run per term in passage order, with the
 computed at build time, so they are memory-mapped on load and a query only adds numbers.
 `top` reads the rarest terms in full and the common ones ("của", "nhân dân") only for the
 passages that can still reach the top (MaxScore); `lookup` scores given passages (another method's
-candidates) by searching each run. The loops over postings are compiled (`kernels`).
+candidates). Both complete a passage's score for the common terms from the passage's own list of
+them (`Forward`), the rarer ones by searching their short runs. The loops are compiled (`kernels`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -88,6 +90,37 @@ class Vocabulary(Mapping[str, int]):
 
 
 @dataclass(frozen=True)
+class Forward:
+    """Each passage's common terms with their counts: a passage's score for the common terms of a
+    question is one pass over its own short list, where searching each term's long run for it costs
+    a cache miss or more a term. The weight is worked out again as the build did, to the bit."""
+
+    common: np.ndarray  # int32: the columns of the terms listed (the commonest), sorted
+    starts: np.ndarray  # int64 per passage, one more at the end: its entries' place in ids/counts
+    ids: np.ndarray  # uint16 per entry: the term's place in `common`, ascending within a passage
+    counts: np.ndarray  # uint8 per entry: how often the term occurs in the passage (at most 255)
+    norm: np.ndarray  # float32 per passage: K1 * (1 - B + B * len / avg)
+
+    def place(self, column: int) -> int:
+        """The term's place in `common`, or -1 when passages do not list it."""
+        at = int(np.searchsorted(self.common, column))
+        return at if at < len(self.common) and self.common[at] == column else -1
+
+    def add(self, idf: np.ndarray, weight: np.ndarray, keys: np.ndarray, out: np.ndarray) -> None:
+        """`out[i] +=` the BM25 of each listed term in passage `keys[i]` times the term's `weight` (by
+        place in `common`; 0 for terms not asked about), `idf` being the field's."""
+        idf, lift = idf[self.common], np.float32(K1 + 1)
+        kernels.complete(self.starts, self.ids, self.counts, self.norm, idf, lift, weight, keys, out)
+
+    def entries(self, keys: np.ndarray) -> float:
+        """About how many entries the passages `keys` list: what completing them reads."""
+        return len(keys) * len(self.ids) / max(1, len(self.starts) - 1)
+
+
+FORWARD_ARRAYS = ("common", "starts", "ids", "counts", "norm")
+
+
+@dataclass(frozen=True)
 class Field:
     """One field's postings: for each term (column), the passages that contain it and the
     BM25 weight it gives each of them, in passage order."""
@@ -100,6 +133,7 @@ class Field:
     peak: np.ndarray  # float32 per term: its largest weight, what it can add to any passage
     unigrams: np.ndarray  # int32: the columns of one-syllable terms, to restore diacritics
     passages: int
+    forward: Forward | None = None  # None in an index written before there were any
 
     @property
     def document_frequency(self) -> np.ndarray:
@@ -114,6 +148,8 @@ class Field:
                 self.weights[self.starts[c] : self.starts[c + 1]],
                 weight,
                 weight * float(self.peak[c]),
+                self,
+                self.forward.place(c) if self.forward else -1,
             )
             for c in sorted(found)
         ]
@@ -128,6 +164,8 @@ class Term:
     weights: np.ndarray
     weight: float  # of its field
     bound: float  # the most it adds to a passage's score
+    field: Field = dataclasses.field(repr=False, compare=False)
+    listed: int = -1  # its place in the field's `forward.common`: -1 when passages do not list it
 
 
 def every(terms: list[Term], n: int) -> np.ndarray:
@@ -177,8 +215,7 @@ def top(terms: list[Term], n: int, passages: int) -> tuple[np.ndarray, np.ndarra
             skipped.append(term)
             bound += term.bound
     if skipped:  # the passages that can still reach the floor
-        alive = kernels.reaching(scores, bound, floor)
-        alive = _finish(scores, alive, sorted(skipped, key=lambda t: -t.bound), floor, bound)
+        alive = _finish(scores, kernels.reaching(scores, bound, floor), skipped, floor)
     else:
         alive = kernels.reaching(scores, 0.0, -np.inf)
     best = alive[np.argpartition(-scores[alive], n - 1)[:n]] if len(alive) > n else alive
@@ -189,24 +226,37 @@ def top(terms: list[Term], n: int, passages: int) -> tuple[np.ndarray, np.ndarra
 def lookup(terms: list[Term], rows: np.ndarray) -> np.ndarray:
     """What `terms` add to each of the sorted `rows`."""
     out = np.zeros(len(rows))
-    keys = np.asarray(rows, dtype=np.int64)
-    for term in terms:
-        kernels.gather(term.rows, term.weights, np.float32(term.weight), keys, out)
+    _complete(terms, np.asarray(rows, dtype=np.int64), out)
     return out
 
 
-def _finish(
-    scores: np.ndarray, alive: np.ndarray, terms: list[Term], floor: float, rest: float
-) -> np.ndarray:
-    """Add `terms` (largest bound first; `rest`: their bounds' sum) to the `alive` passages, those
-    that can still reach `floor` (the best COMPLETE_MAX), and return those that still can: after
-    each term fewer can, since less is left to add."""
+def _finish(scores: np.ndarray, alive: np.ndarray, terms: list[Term], floor: float) -> np.ndarray:
+    """Complete the `alive` passages, those that can still reach `floor` (the best COMPLETE_MAX),
+    with the skipped `terms`, and return those that reach it."""
     if len(alive) > COMPLETE_MAX:  # the best so far only: the exact top is then likely, not certain
         alive = np.sort(alive[np.argpartition(-scores[alive], COMPLETE_MAX - 1)[:COMPLETE_MAX]])
+    completed = scores[alive]
+    _complete(terms, alive, completed)
+    scores[alive] = completed
+    return alive[completed >= floor]
+
+
+def _complete(terms: list[Term], keys: np.ndarray, out: np.ndarray) -> None:
+    """Add what `terms` give each of the sorted passages `keys` to `out`: the terms the passages
+    list (`Forward`) in one pass over each passage's list, the others by searching their runs."""
+    searched, listed = [], {}
     for term in terms:
-        added = np.zeros(len(alive))
-        kernels.gather(term.rows, term.weights, np.float32(term.weight), alive, added)
-        scores[alive] += added
-        rest -= term.bound
-        alive = alive[scores[alive] + rest >= floor]
-    return alive
+        if term.listed < 0:
+            searched.append(term)
+        else:
+            listed.setdefault(id(term.field), (term.field, []))[1].append(term)
+    for field, group in listed.values():
+        if field.forward.entries(keys) > sum(len(t.rows) for t in group):  # so many passages (a search
+            searched += group  # within documents) that their runs are the shorter read
+            continue
+        weight = np.zeros(len(field.forward.common), dtype=np.float32)  # each listed term's, 0 for the rest
+        for term in group:
+            weight[term.listed] = term.weight
+        field.forward.add(field.idf, weight, keys, out)
+    for term in searched:
+        kernels.gather(term.rows, term.weights, np.float32(term.weight), keys, out)
