@@ -13,6 +13,12 @@ PASSAGES = [
 ]
 
 
+@pytest.fixture(autouse=True, params=["numpy", "compiled"])
+def loops(request, monkeypatch):
+    """Every search here runs with numpy's loops (a small index's) and with the compiled ones."""
+    monkeypatch.setattr(qa.postings, "COMPILED_FROM", 0 if request.param == "compiled" else 10**12)
+
+
 def test_syllable_bigrams_and_one_tone_placement():
     assert tokenize("Hoà bình", scheme="syllable+bigram") == ["hòa", "bình", "hòa_bình"]
     assert tokenize("Hòa bình!", scheme="syllable") == ["hòa", "bình"]

@@ -5,7 +5,8 @@ computed at build time, so they are memory-mapped on load and a query only adds 
 `top` reads the rarest terms in full and the common ones ("của", "nhân dân") only for the
 passages that can still reach the top (MaxScore); `lookup` scores given passages (another method's
 candidates). Both complete a passage's score for the common terms from the passage's own list of
-them (`Forward`), the rarer ones by searching their short runs. The loops are compiled (`kernels`).
+them (`Forward`), the rarer ones by searching their short runs. The loops are compiled (`kernels`)
+for a large index, numpy's (`kernels_numpy`) for a small one.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa import kernels
+from qa import kernels_numpy
 
 K1 = 1.2
 B = 0.75
@@ -42,6 +43,11 @@ FLOOR_SLACK = 1 - 1e-6
 # Below it the top is exact.
 COMPLETE_MAX = 2_000
 FOUND_CACHE = 1 << 16  # terms whose columns are remembered: a few MB
+# From this many passages BM25's loops run compiled (`kernels`, numba), below in numpy, with the same
+# results. Loading numba and LLVM costs a process 1.3 s and 150 MB (the seed index's cold start went
+# from 0.61 to 2.17 s); at 100k synthetic passages the compiled loops took hybrid p50/p95 from 12.7/17.9
+# to 6.0/9.0 ms (bench/results). Where FAISS turns to HNSW, in the middle.
+COMPILED_FROM = 50_000
 
 
 class Vocabulary(Mapping[str, int]):
@@ -110,7 +116,8 @@ class Forward:
         """`out[i] +=` the BM25 of each listed term in passage `keys[i]` times the term's `weight` (by
         place in `common`; 0 for terms not asked about), `idf` being the field's."""
         idf, lift = idf[self.common], np.float32(K1 + 1)
-        kernels.complete(self.starts, self.ids, self.counts, self.norm, idf, lift, weight, keys, out)
+        loop = loops(len(self.starts) - 1)
+        loop.complete(self.starts, self.ids, self.counts, self.norm, idf, lift, weight, keys, out)
 
     def entries(self, keys: np.ndarray) -> float:
         """About how many entries the passages `keys` list: what completing them reads."""
@@ -193,10 +200,11 @@ def top(terms: list[Term], n: int, passages: int) -> tuple[np.ndarray, np.ndarra
     sizes = np.cumsum([len(t.rows) for t in terms])
     first = max(1, int(np.searchsorted(sizes, ESSENTIAL_BUDGET, side="right")))
     rest = terms[first:]
+    loop = loops(passages)
     scores = np.zeros(passages)
     for term in terms[:first]:
-        kernels.add(scores, term.rows, term.weights, np.float32(term.weight))
-    candidates = kernels.reaching(scores, 0.0, -np.inf)
+        loop.add(scores, term.rows, term.weights, np.float32(term.weight))
+    candidates = loop.reaching(scores, 0.0, -np.inf)
     floor = 0.0
     if rest and len(candidates) >= n:
         probe = np.sort(candidates[np.argpartition(-scores[candidates], n - 1)[: FLOOR_PROBE * n]])
@@ -210,17 +218,26 @@ def top(terms: list[Term], n: int, passages: int) -> tuple[np.ndarray, np.ndarra
     for term in (t for t in rest if id(t) not in pruned):  # the likeliest to lift a passage first
         if len(term.rows) <= budget:
             budget -= len(term.rows)
-            kernels.add(scores, term.rows, term.weights, np.float32(term.weight))
+            loop.add(scores, term.rows, term.weights, np.float32(term.weight))
         else:
             skipped.append(term)
             bound += term.bound
     if skipped:  # the passages that can still reach the floor
-        alive = _finish(scores, kernels.reaching(scores, bound, floor), skipped, floor)
+        alive = _finish(scores, loop.reaching(scores, bound, floor), skipped, floor)
     else:
-        alive = kernels.reaching(scores, 0.0, -np.inf)
+        alive = loop.reaching(scores, 0.0, -np.inf)
     best = alive[np.argpartition(-scores[alive], n - 1)[:n]] if len(alive) > n else alive
     best = best[np.lexsort((best, -scores[best]))]
     return best.astype(np.int64), scores[best].astype(np.float32)
+
+
+def loops(passages: int):
+    """The loops over postings for an index of this many passages: compiled, or numpy's."""
+    if passages < COMPILED_FROM:
+        return kernels_numpy
+    from qa import kernels  # numba and LLVM: loaded only for an index this large
+
+    return kernels
 
 
 def lookup(terms: list[Term], rows: np.ndarray) -> np.ndarray:
@@ -259,4 +276,4 @@ def _complete(terms: list[Term], keys: np.ndarray, out: np.ndarray) -> None:
             weight[term.listed] = term.weight
         field.forward.add(field.idf, weight, keys, out)
     for term in searched:
-        kernels.gather(term.rows, term.weights, np.float32(term.weight), keys, out)
+        loops(term.field.passages).gather(term.rows, term.weights, np.float32(term.weight), keys, out)
