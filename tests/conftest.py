@@ -6,7 +6,9 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import json
+import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -122,3 +124,19 @@ def app():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Path:
+    """A real file system of 4 MB (tmpfs), to fill up."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small file system needs root (CI runs as root)")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True, text=True
+    )
+    if mounted.returncode:  # a container that forbids mounts
+        pytest.skip(f"cannot mount a small file system here: {mounted.stderr.strip()}")
+    yield disk
+    subprocess.run(["umount", "--lazy", str(disk)], check=True)  # lazy: the test's index may be mapped

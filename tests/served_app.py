@@ -62,10 +62,11 @@ def run_app(*args: str, env: dict | None = None, stdin: str = "") -> subprocess.
     )
 
 
-def serve(index: Path, env: dict | None = None):
-    """Start `app.py` on a free port; yield it once it answers; stop it."""
+def serve(index: Path, env: dict | None = None, *, logs: Path | None = None):
+    """Start `app.py` on a free port; yield it once it answers; stop it. Its log goes to `logs`
+    (the index's parent folder unless given)."""
     port = free_port()
-    log = open(index.parent / f"app-{port}.log", "w")  # noqa: SIM115 - closed below
+    log = open((logs or index.parent) / f"app-{port}.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, str(APP), "--index", str(index), "--port", str(port)],
         cwd=APP.parent,

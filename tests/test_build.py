@@ -132,22 +132,6 @@ def test_repeated_text_is_embedded_once_and_k_distinct_passages_come_back(tmp_pa
         assert len(hits) == 5 and len({h.text for h in hits}) == 5, mode
 
 
-@pytest.fixture
-def small_disk(tmp_path) -> Path:
-    """A real file system of 4 MB (tmpfs), to fill up."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small file system needs root (CI runs as root)")
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True, text=True
-    )
-    if mounted.returncode:  # a container that forbids mounts
-        pytest.skip(f"cannot mount a small file system here: {mounted.stderr.strip()}")
-    yield disk
-    subprocess.run(["umount", "--lazy", str(disk)], check=True)  # lazy: the test's index may be mapped
-
-
 # 64 KB: full at the build's first temporary file; 256 KB: once five of the new index's files are written
 # (the new build needs about 300 KB)
 @pytest.mark.parametrize("slack_kb", [64, 256])

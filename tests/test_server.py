@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import socket
 import threading
 import time
@@ -254,3 +255,25 @@ def test_searches_answer_while_an_upload_is_indexed(served):
         _search(url, "Phường số 27 đã rà soát bao nhiêu hộ dân?")[0]["doc_id"]
         == done["report"]["added"][0]["id"]
     )
+
+
+def test_an_upload_that_fills_the_disk_gets_507_and_changes_nothing(tmp_path, small_disk, embedder):
+    """The index's disk fills up while an upload is indexed: 507 with the reason, the upload is not
+    left in the corpus, and the index answers as before."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / SEED_DOC).write_bytes((SEEDS / SEED_DOC).read_bytes())
+    index = small_disk / "index"
+    Retriever.build(corpus, index, settings=Settings(), embedder=embedder)
+    env = {"QA_USERS": f"{LOGIN[0]}:{hash_password(LOGIN[1])}"}
+    for server in serve(index, env=env, logs=tmp_path):
+        before = _search(server.url, "Hà Nội đạt bao nhiêu điểm?")
+        listed = _listed(server.url)
+        ballast = small_disk / "ballast"  # the test's own file: all but 64 KB of what is left
+        ballast.write_bytes(b"\0" * (shutil.disk_usage(small_disk).free - 64 * 1024))
+        status, body = _upload(server.url, [(REPORT, (REPORT_TEXT * 300).encode())])
+        assert status == 507, body
+        assert body["error"].startswith("the disk holding the index") and "unchanged" in body["error"]
+        assert sorted(p.name for p in corpus.iterdir() if not p.name.startswith(".qa-")) == [SEED_DOC]
+        assert _listed(server.url) == listed
+        assert _search(server.url, "Hà Nội đạt bao nhiêu điểm?") == before

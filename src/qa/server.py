@@ -28,7 +28,7 @@ from starlette.routing import Match
 from .answer import Answer
 from .api import Retriever
 from .documents import Upload
-from .errors import DocumentNotFoundError, QAError, QueryError, UploadError
+from .errors import DiskFullError, DocumentNotFoundError, QAError, QueryError, UploadError
 from .highlight import highlight_spans
 from .retrieve import MAX_QUESTION_CHARS, Mode
 from .settings import Settings
@@ -263,7 +263,8 @@ def _error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(QAError)
     async def failed(request: Request, err: QAError):  # e.g. the corpus folder is read-only
-        return JSONResponse({"error": str(err)}, status_code=500)
+        # 507 Insufficient Storage: the server's disk is full, the request itself was fine
+        return JSONResponse({"error": str(err)}, status_code=507 if isinstance(err, DiskFullError) else 500)
 
     @api.exception_handler(Exception)
     async def server_error(request: Request, err: Exception):
