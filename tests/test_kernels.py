@@ -3,6 +3,8 @@ to the bit, on postings and passages' term lists built from text."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qa import kernels, kernels_numpy
 from qa.lexical import build_lexical
@@ -52,3 +54,31 @@ def test_both_complete_passages_from_their_lists_alike(field):
         kernels.complete(*lists, weight, keys, compiled)
         kernels_numpy.complete(*lists, weight, keys, plain)
         assert np.array_equal(compiled, plain)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.25, 3.0, 7.0]), min_size=1, max_size=300),
+    st.lists(st.floats(0.001, 10.0), max_size=300),
+    st.integers(1, 80),
+)
+def test_both_pick_the_best_passages_ties_to_the_lower_row(repeated, spread, m):
+    """The m best of the passages with a score, as sorting them all by score then row would: scores
+    drawn from a few values (ties at every rank) and from a range."""
+    scores = np.array(repeated + spread)
+    alive = np.flatnonzero(scores)
+    expected = np.sort(alive[np.lexsort((alive, -scores[alive]))][:m])
+    assert np.array_equal(kernels.best(scores, alive, m), expected)
+    assert np.array_equal(kernels_numpy.best(scores, alive, m), expected)
+
+
+def test_the_best_of_many_passages_are_the_best_to_the_row():
+    """Many passages, few of them asked for: the ones whose scores share a score range with others."""
+    rng = np.random.default_rng(4)
+    scores = np.round(rng.random(200_000) ** 4, 6)  # crowded at the bottom, ties everywhere
+    scores[rng.random(len(scores)) < 0.3] = 0
+    alive = np.flatnonzero(scores)
+    for m in (1, 200, 2000, len(alive) - 1):
+        expected = np.sort(alive[np.lexsort((alive, -scores[alive]))][:m])
+        assert np.array_equal(kernels.best(scores, alive, m), expected)
+        assert np.array_equal(kernels_numpy.best(scores, alive, m), expected)

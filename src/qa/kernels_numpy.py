@@ -52,3 +52,10 @@ def complete(
 def reaching(scores: np.ndarray, bound: float, floor: float) -> np.ndarray:
     """The passages, in order, with a score above zero that `bound` more would lift to `floor`."""
     return np.flatnonzero((scores != 0) & (scores + bound >= floor))
+
+
+def best(scores: np.ndarray, alive: np.ndarray, m: int) -> np.ndarray:
+    """The `m` passages of `alive` with the highest scores (on a tie, the lower row), in order."""
+    if len(alive) <= m:
+        return alive.copy()
+    return np.sort(alive[np.argsort(-scores[alive], kind="stable")[:m]])

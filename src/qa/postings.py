@@ -207,7 +207,7 @@ def top(terms: list[Term], n: int, passages: int) -> tuple[np.ndarray, np.ndarra
     candidates = loop.reaching(scores, 0.0, -np.inf)
     floor = 0.0
     if rest and len(candidates) >= n:
-        probe = np.sort(candidates[np.argpartition(-scores[candidates], n - 1)[: FLOOR_PROBE * n]])
+        probe = loop.best(scores, candidates, FLOOR_PROBE * n)
         floor = float(np.partition(scores[probe] + lookup(rest, probe), -n)[-n]) * FLOOR_SLACK
     skipped, bound, budget = [], 0.0, READ_MAX - int(sizes[first - 1])
     for term in sorted(rest, key=lambda t: t.bound):  # the commonest first
@@ -226,7 +226,7 @@ def top(terms: list[Term], n: int, passages: int) -> tuple[np.ndarray, np.ndarra
         alive = _finish(scores, loop.reaching(scores, bound, floor), skipped, floor)
     else:
         alive = loop.reaching(scores, 0.0, -np.inf)
-    best = alive[np.argpartition(-scores[alive], n - 1)[:n]] if len(alive) > n else alive
+    best = loop.best(scores, alive, n)
     best = best[np.lexsort((best, -scores[best]))]
     return best.astype(np.int64), scores[best].astype(np.float32)
 
@@ -250,8 +250,8 @@ def lookup(terms: list[Term], rows: np.ndarray) -> np.ndarray:
 def _finish(scores: np.ndarray, alive: np.ndarray, terms: list[Term], floor: float) -> np.ndarray:
     """Complete the `alive` passages, those that can still reach `floor` (the best COMPLETE_MAX),
     with the skipped `terms`, and return those that reach it."""
-    if len(alive) > COMPLETE_MAX:  # the best so far only: the exact top is then likely, not certain
-        alive = np.sort(alive[np.argpartition(-scores[alive], COMPLETE_MAX - 1)[:COMPLETE_MAX]])
+    # the best so far only: the exact top is then likely, not certain
+    alive = loops(len(scores)).best(scores, alive, COMPLETE_MAX)
     completed = scores[alive]
     _complete(terms, alive, completed)
     scores[alive] = completed
