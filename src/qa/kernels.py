@@ -15,7 +15,8 @@ import numpy as np
 _compiled = numba.njit(nogil=True, cache=True)
 # Equal score ranges `best` counts passages in, to sort only those of the top ranges: at 1M synthetic
 # passages, picking the best 2,000 of a median 284k this way took 1.0 ms at the mean against 3.9-4.7 ms
-# for numpy's `argpartition` (the bench questions, same hour); the top ranges held a few thousand at most.
+# for numpy's `argpartition` (the bench questions, same hour); the top ranges held 2,017 passages at the
+# median, 2,120 at p95, 10,141 at most (equal scores: the synthetic corpus repeats passages).
 BINS = 4096
 
 
