@@ -250,7 +250,7 @@ def lookup(terms: list[Term], rows: np.ndarray) -> np.ndarray:
 def _finish(scores: np.ndarray, alive: np.ndarray, terms: list[Term], floor: float) -> np.ndarray:
     """Complete the `alive` passages, those that can still reach `floor` (the best COMPLETE_MAX),
     with the skipped `terms`, and return those that reach it."""
-    # the best so far only: the exact top is then likely, not certain
+    # beyond COMPLETE_MAX, the best so far only: the exact top is then likely, not certain
     alive = loops(len(scores)).best(scores, alive, COMPLETE_MAX)
     completed = scores[alive]
     _complete(terms, alive, completed)
