@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
 import sys
 import unicodedata
+import zipfile
 from pathlib import Path
 
+import docx
 import numpy as np
 import pytest
 
 import qa.build
+import qa.parsing
 from qa import DiskFullError, Retriever, Settings
 
 GOOD = "Văn phòng gửi giấy mời dự hội thảo trước ngày 5-4-2024."
@@ -92,6 +96,27 @@ def test_an_unchanged_bad_file_is_reported_again_without_rebuilding(bad_corpus, 
     assert fixed.report.added == ("anh.txt",) and "anh.txt" not in {s.file for s in fixed.report.skipped}
 
 
+def test_a_file_without_text_is_skipped_with_the_reason_not_listed_empty(tmp_path, counting):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "tot.txt").write_text(GOOD + "\n", encoding="utf-8")
+    (corpus / "rong.txt").write_bytes(b"")
+    (corpus / "khoang-trang.txt").write_text(" \u00a0\u200b\n\t\u200b \n", encoding="utf-8")  # invisible
+    (corpus / "gach.md").write_text("---\n***\n", encoding="utf-8")
+    index = tmp_path / "index"
+    r = Retriever.build(corpus, index, settings=Settings(), embedder=counting)
+    assert set(r.documents) == {"tot.txt"} and r.report.added == ("tot.txt",)
+    reasons = {s.file: s.reason for s in r.report.skipped}
+    assert set(reasons) == {"rong.txt", "khoang-trang.txt", "gach.md"}
+    assert all(reason.startswith("no text to index") for reason in reasons.values())
+    (corpus / "rong.txt").write_text("Hội nghị tổng kết năm họp vào sáng thứ Hai.\n", encoding="utf-8")
+    again = Retriever.build(corpus, index, settings=Settings(), embedder=counting)
+    assert again.report.added == ("rong.txt",) and {s.file for s in again.report.skipped} == {
+        "khoang-trang.txt",
+        "gach.md",
+    }
+
+
 def test_the_cli_lists_what_it_skipped_and_succeeds(bad_corpus, tmp_path):
     args = ["index", "--corpus", str(bad_corpus), "--index", str(tmp_path / "i")]
     out = subprocess.run(
@@ -104,6 +129,41 @@ def test_the_cli_lists_what_it_skipped_and_succeeds(bad_corpus, tmp_path):
     assert "3 added documents" in out.stdout and "skipped 5 file(s):" in out.stdout
     assert "utf16-le.txt: " in out.stdout and "passwd.txt: a link to a file outside the corpus" in out.stdout
     assert "Traceback" not in out.stderr
+
+
+def zip_bomb(path: Path) -> None:
+    """A small Word file whose document.xml unpacks to 129 MiB, over the reader's limit: paragraphs
+    of "a"s, 1 KiB each."""
+    made = io.BytesIO()
+    docx.Document().save(made)
+    line = b"<w:p><w:r><w:t>" + b"a" * 991 + b"</w:t></w:r></w:p>"
+    with zipfile.ZipFile(made) as z, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as bomb:
+        for info in z.infolist():
+            if info.filename != "word/document.xml":
+                bomb.writestr(info.filename, z.read(info))
+        head, tail = z.read("word/document.xml").split(b"<w:body>")
+        bomb.writestr("word/document.xml", head + b"<w:body>" + line * (129 << 10) + tail)
+
+
+def test_a_zip_bomb_or_a_too_long_text_is_skipped_with_its_reason_and_the_rest_is_indexed(
+    tmp_path, counting, monkeypatch
+):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "tot.txt").write_text(GOOD + "\n", encoding="utf-8")
+    zip_bomb(corpus / "bom.docx")
+    monkeypatch.setattr(qa.parsing, "MAX_TEXT_CHARS", 10_000)
+    (corpus / "dai.txt").write_text("Hội thảo bàn về ngân sách. " * 400, encoding="utf-8")  # 10,800 chars
+    (corpus / "rat-dai.md").write_text("Hội thảo. " * 4_000, encoding="utf-8")  # 56 KB: refused unread
+    r = Retriever.build(corpus, tmp_path / "index", settings=Settings(), embedder=counting)
+    assert set(r.documents) == {"tot.txt"}
+    reasons = {s.file: s.reason for s in r.report.skipped}
+    assert reasons["bom.docx"].startswith("bom.docx unpacks to ")
+    assert "(word/document.xml: 129.0 MiB), more than qa reads (128 MiB): a zip bomb" in reasons["bom.docx"]
+    assert reasons["dai.txt"].startswith("dai.txt holds 10,800 characters of text, more than qa indexes")
+    assert "more than qa indexes from one file (10,000 characters); split it" in reasons["dai.txt"]
+    assert reasons["rat-dai.md"].startswith("rat-dai.md is 0.1 MB of plain text, more than qa indexes")
+    assert "5-4-2024" in r.search("Giấy mời gửi trước ngày nào?", k=1)[0].text
 
 
 def test_repeated_text_is_embedded_once_and_k_distinct_passages_come_back(tmp_path, counting, monkeypatch):

@@ -6,14 +6,18 @@ import io
 import os
 import re
 import shutil
+import struct
 import subprocess
+import tracemalloc
 import zipfile
+import zlib
 from pathlib import Path
 
 import docx
 import pytest
 from samples import SAMPLE_DOC, SAMPLE_DOC_PATH, make_doc, make_docx
 
+import qa.readers.docx
 from qa.errors import CorpusError, MissingToolError
 from qa.readers import extract
 
@@ -198,6 +202,96 @@ def test_damaged_docx_raises_corpus_error(tmp_path, damage):
 def test_empty_docx_is_empty_text():
     got = extract(_docx([]), name="trong.docx")
     assert got.text == "" and got.headings == () and got.title == ""
+
+
+MIB = 2**20
+LINE = "<w:p><w:r><w:t>Cán bộ có mặt tại cơ quan trước 7 giờ 30.</w:t></w:r></w:p>".encode()
+
+
+def _repacked(data: bytes, parts: dict[str, bytes]) -> bytes:
+    """The package `data` with `parts` put in, replacing the parts of the same name."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as z, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as o:
+        for info in z.infolist():
+            if info.filename not in parts:
+                o.writestr(info.filename, z.read(info))
+        for name, part in parts.items():
+            o.writestr(name, part)
+    return out.getvalue()
+
+
+def _long_docx(xml_bytes: int) -> tuple[bytes, int]:
+    """A .docx whose XML parts together are at most `xml_bytes`, nearly all one line over and over;
+    and how many times the line is there."""
+    good = _docx([])
+    with zipfile.ZipFile(io.BytesIO(good)) as z:
+        document = z.read("word/document.xml")
+        empty = sum(i.file_size for i in z.infolist() if i.filename.endswith((".xml", ".rels")))
+    head, tail = document.split(b"<w:body>")
+    times = (xml_bytes - empty) // len(LINE)
+    return _repacked(good, {"word/document.xml": head + b"<w:body>" + LINE * times + tail}), times
+
+
+def _lying(data: bytes, part: str, declared: bytes) -> bytes:
+    """`data` with `part`'s headers declaring the size and CRC of `declared` in place of its own."""
+    out, name = bytearray(data), part.encode()
+    for signature, name_at, crc_at in ((b"PK\x03\x04", 30, 14), (b"PK\x01\x02", 46, 16)):
+        at = out.find(signature)
+        while out[at + name_at : at + name_at + len(name)] != name:
+            at = out.find(signature, at + 1)
+        compressed = struct.unpack_from("<I", out, at + crc_at + 4)[0]
+        struct.pack_into("<III", out, at + crc_at, zlib.crc32(declared), compressed, len(declared))
+    return bytes(out)
+
+
+@pytest.mark.parametrize(
+    ("part", "limit", "fix"),
+    [
+        ("word/document.xml", "XML_LIMIT", "split the document"),
+        ("word/media/image1.png", "PARTS_LIMIT", "make its pictures smaller"),
+    ],
+)
+def test_docx_zip_bomb_is_refused_before_it_is_unpacked(monkeypatch, part, limit, fix):
+    # the limits the readers' comment measured as safe on a 24 GB machine
+    assert (qa.readers.docx.XML_LIMIT, qa.readers.docx.PARTS_LIMIT) == (128 * MIB, 512 * MIB)
+    monkeypatch.setattr(qa.readers.docx, limit, MIB)
+    if part == "word/document.xml":
+        data = _long_docx(3 * MIB)[0]
+    else:
+        data = _repacked(_docx([("Nội dung.", None, False)]), {part: bytes(3 * MIB)})
+    assert len(data) < 64 * 1024  # a zip bomb: small on disk
+    with pytest.raises(CorpusError) as err:
+        extract(data, name="bom.docx")
+    message = str(err.value)
+    assert message.startswith("bom.docx unpacks to ") and f"({part}: " in message
+    assert "more than qa reads (1 MiB): a zip bomb" in message and fix in message
+
+
+def test_docx_just_under_the_limit_is_read_and_a_line_more_is_refused(monkeypatch):
+    monkeypatch.setattr(qa.readers.docx, "XML_LIMIT", 2 * MIB)
+    data, times = _long_docx(2 * MIB)
+    got = extract(data, name="dai.docx")
+    assert got.text.split("\n\n") == ["Cán bộ có mặt tại cơ quan trước 7 giờ 30."] * times
+    with pytest.raises(CorpusError, match="more than qa reads"):
+        extract(_long_docx(2 * MIB + 2 * len(LINE))[0], name="dai.docx")
+
+
+def test_docx_part_is_not_unpacked_past_the_size_its_header_declares():
+    """A part whose header declares its real XML but hides 64 MiB more after it: only what is
+    declared is unpacked (python-docx alone would unpack it all before cutting it)."""
+    data = _docx([("Cán bộ có mặt tại cơ quan trước 7 giờ 30.", None, False)])
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        document = z.read("word/document.xml")
+    data = _lying(
+        _repacked(data, {"word/document.xml": document + b" " * (64 * MIB)}), "word/document.xml", document
+    )
+    tracemalloc.start()
+    try:
+        got = extract(data, name="gia.docx")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert got.text.startswith("Cán bộ có mặt") and peak < 16 * MIB
 
 
 # --- .doc ----------------------------------------------------------------------------------

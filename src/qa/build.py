@@ -288,6 +288,11 @@ def _collect(plan: _Plan, old: Index | None, parsed, passages: PassageTable) -> 
     return documents
 
 
+# A document that would give no passage, or only passages without a letter or digit (spaces,
+# zero-width characters), answers nothing: it is reported with the files that could not be read.
+_NO_TEXT = "no text to index: the file is empty or holds no letters or digits; add it once it has text"
+
+
 def _take(doc_id: str, result, plan: _Plan) -> tuple[StoredDocument, str, list[Chunk]] | None:
     """A parsed document as stored, or None when it could not be read (recorded in `plan`)."""
     if isinstance(result, Unread):
@@ -297,8 +302,9 @@ def _take(doc_id: str, result, plan: _Plan) -> tuple[StoredDocument, str, list[C
         return None
     doc = result.document
     plan.hashes[doc_id] = result.sha256  # what was parsed, should the file have changed since
-    if not result.chunks:
-        log.warning("%s: no text found to index", doc_id)
+    if not result.chunks or not any(c.isalnum() for c in doc.text):
+        plan.skipped.append(Skipped(doc_id, _NO_TEXT))
+        return None
     if doc.dropped:
         total = sum(not c.isspace() for c in doc.text)
         plan.cleaned.append(Cleaned(doc_id, doc.dropped, doc.dropped / total))

@@ -39,6 +39,19 @@ _WRAPPERS = {_W + "sdt", _W + "sdtContent", _W + "customXml", _W + "smartTag"}
 _SKIP = {_W + "del", _W + "moveFrom", _MC_FALLBACK, _W + "pPr", _W + "rPr"}
 _OFF = {"0", "false", "off"}
 
+_MIB = 2**20
+# python-docx holds every part of the package at once and parses the XML ones into trees. Measured
+# (peak RSS of read_docx, python-docx 1.2, lxml 6.0): 12.9 MiB of RSS a MiB of XML for text as Word
+# writes it (runs with fonts and revision ids), 14.8 for tables, 7.4 for a zip bomb's long runs of
+# one letter. A 1,000-page report made that way is 15 MiB of XML, a 1,000-page table 23 MiB: the
+# limit takes 8 times the report and keeps one file under 1.9 GiB of RSS: two parsing workers under
+# 4 GiB, beside the 2.9 GB a server of 1M passages peaks at, on a 24 GB machine. At those rates a
+# 1 GiB zip bomb takes 7-15 GiB.
+XML_LIMIT = 128 * _MIB
+# All parts together, pictures included, which are held as they are (a 300 MiB picture cost 306 MiB
+# of RSS): ten times the 50 MiB a file the API takes by default (QA_MAX_UPLOAD_MB).
+PARTS_LIMIT = 512 * _MIB
+
 # Style names that mean a heading: Word's built-in ones ("heading 1") and the Vietnamese
 # names people give their own. Word's own heading styles also carry an outline level.
 _HEADING_STYLE = re.compile(r"^(?:heading|đầu đề|đề mục|tiêu đề)\s*([1-9])$", re.IGNORECASE)
@@ -122,13 +135,46 @@ def _open(data: bytes, name: str):
             "file; rename it to .doc, or remove the password in Word and save it again as .docx"
         )
     try:
-        return docx.Document(io.BytesIO(data))
+        return docx.Document(_unpacked(data, name))
     except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError, OpcError, XMLSyntaxError) as err:
         log.debug("%s: python-docx failed: %r", name, err)
         raise CorpusError(
             f"{name} is not a Word .docx file (it may be damaged or renamed); "
             "open it in Word and save it again as .docx"
         ) from None
+
+
+def _unpacked(data: bytes, name: str) -> io.BytesIO:
+    """The package with its parts stored uncompressed, once their sizes are checked.
+
+    Each part is inflated no further than the size its header declares: python-docx's own unzip
+    inflates all a lying header hides before cutting it (1 GiB hidden in a part cost 2 GiB).
+    """
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as package, zipfile.ZipFile(out, "w") as stored:
+        parts = package.infolist()
+        _check_sizes(parts, name)
+        for part in parts:
+            with package.open(part) as f:
+                stored.writestr(part.filename, f.read(part.file_size))  # CRC-checked at the end
+    return out
+
+
+def _check_sizes(parts: list[zipfile.ZipInfo], name: str) -> None:
+    """Refuse a package whose parts unpack to more than the limits, before any is unpacked."""
+    xml = [p for p in parts if p.filename.lower().endswith((".xml", ".rels"))]
+    for chosen, limit, what, fix in (
+        (xml, XML_LIMIT, " of XML", "split the document, or open it in Word and save it again"),
+        (parts, PARTS_LIMIT, "", "make its pictures smaller (Word: Compress Pictures) or split the document"),
+    ):
+        size = sum(p.file_size for p in chosen)
+        if size > limit:
+            biggest = max(chosen, key=lambda p: p.file_size)
+            raise CorpusError(
+                f"{name} unpacks to {size / _MIB:,.1f} MiB{what} ({biggest.filename}: "
+                f"{biggest.file_size / _MIB:,.1f} MiB), more than qa reads ({limit // _MIB} MiB): "
+                f"a zip bomb, a damaged file or too long a document; {fix}"
+            )
 
 
 def _styles(root) -> _Styles:
