@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import threading
 import unicodedata
 from pathlib import Path, PurePath
@@ -12,7 +14,17 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from qa import CorpusError, DocumentNotFoundError, Retriever, Settings, Upload, UploadError
-from qa.corpus import MAX_NAME_BYTES, RECORD, corpus_files, safe_name
+from qa.corpus import (
+    MAX_NAME_BYTES,
+    RECORD,
+    Record,
+    Uploaded,
+    corpus_files,
+    read_record,
+    safe_name,
+    store,
+    write_record,
+)
 from qa.readers import SUFFIXES
 
 OWN = "cong-van.txt"
@@ -211,6 +223,65 @@ def test_a_file_the_build_cannot_read_is_rejected_and_not_left_behind(library):
     assert not (corpus_of(library) / "hong.pdf").exists()
     record = json.loads((corpus_of(library) / RECORD).read_text(encoding="utf-8"))
     assert set(record["uploaded"]) == {"moi.txt"}
+
+
+def killed_add(corpus: Path, name: str, data: bytes) -> str:
+    """What `qa add` killed during its index update leaves: the file stored and recorded, not indexed."""
+    doc_id = store(corpus, safe_name(name), data)
+    uploaded = {
+        **read_record(corpus).uploaded,
+        doc_id: Uploaded(name, hashlib.sha256(data).hexdigest(), "2024-05-14T09:00:00+07:00"),
+    }
+    write_record(corpus, Record(uploaded))
+    return doc_id
+
+
+def test_a_file_a_killed_add_left_unindexed_is_indexed_when_added_again(library):
+    corpus = corpus_of(library)
+    killed_add(corpus, "moi.txt", NEW_TEXT.encode())
+    assert "moi.txt" not in library.documents
+    report = library.add_documents([Upload("moi.txt", NEW_TEXT.encode())])
+    assert [(d.id, d.file, d.uploaded) for d in report.added] == [("moi.txt", "moi.txt", True)]
+    assert not report.duplicates and not report.rejected
+    assert library.ask(NEW_QUESTION, k=1).passages[0].doc_id == "moi.txt"
+    again = library.add_documents([Upload("ban-sao.txt", NEW_TEXT.encode())])  # indexed now: a duplicate
+    assert [(d.file, d.id) for d in again.duplicates] == [("ban-sao.txt", "moi.txt")] and not again.added
+    library.remove_documents(["moi.txt"])
+    assert not (corpus / "moi.txt").exists()
+
+
+def test_a_file_left_unindexed_that_cannot_be_read_is_rejected_and_only_qas_own_deleted(library):
+    corpus = corpus_of(library)
+    broken = b"%PDF-1.7 this is not a PDF"
+    killed_add(corpus, "hong.pdf", broken)
+    (corpus / "cua-toi.pdf").write_bytes(broken + b" either")  # the user's own, put there by hand
+    report = library.add_documents([Upload("hong.pdf", broken), Upload("cua toi.pdf", broken + b" either")])
+    assert sorted((r.file, r.kind) for r in report.rejected) == [
+        ("cua toi.pdf", "unreadable"),
+        ("hong.pdf", "unreadable"),
+    ]
+    assert all(r.reason for r in report.rejected) and not report.added and not report.duplicates
+    assert not (corpus / "hong.pdf").exists() and (corpus / "cua-toi.pdf").read_bytes() == broken + b" either"
+    assert not read_record(corpus).uploaded
+
+
+def test_a_file_name_that_is_not_utf8_keeps_its_readable_part(library, tmp_path):
+    path = os.fsencode(tmp_path) + b"/x\xff.txt"
+    with open(path, "wb") as f:
+        f.write(NEW_TEXT.encode())
+    given = os.fsdecode(path)  # as `qa add` gets it from the command line
+    [info] = library.add_documents([given]).added
+    assert (info.id, info.file) == ("x_.txt", "x\\udcff.txt")
+    assert (corpus_of(library) / "x_.txt").read_bytes() == NEW_TEXT.encode()
+
+
+def test_a_name_uploaded_in_nfd_is_recorded_and_shown_in_nfc(library):
+    name = "Báo cáo tuần.txt"
+    [info] = library.add_documents([Upload(unicodedata.normalize("NFD", name), NEW_TEXT.encode())]).added
+    assert info.id == info.file == name
+    assert [d.file for d in library.list_documents() if d.uploaded] == [name]
+    record = json.loads((corpus_of(library) / RECORD).read_text(encoding="utf-8"))
+    assert record["uploaded"][name]["file"] == name
 
 
 def test_all_documents_stay_the_same_when_the_corpus_is_indexed_again(library, tmp_path, embedder):

@@ -141,6 +141,8 @@ def test_corpus_reads_documents_recursively_and_notes_other_files(tmp_path):
     assert read_corpus(tmp_path)[0].title == "Tiêu đề"
     with pytest.raises(CorpusError, match="does not exist"):
         corpus_files(tmp_path / "missing")
+    with pytest.raises(CorpusError, match="is a file, not a folder; pass --corpus DIR"):
+        corpus_files(tmp_path / "c.txt")
     (tmp_path / "empty").mkdir()
     with pytest.raises(CorpusError, match=r"no readable documents"):
         corpus_files(tmp_path / "empty")

@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 import uuid
+from pathlib import Path
 from urllib.parse import quote, unquote
 
 import pytest
@@ -257,23 +258,66 @@ def test_searches_answer_while_an_upload_is_indexed(served):
     )
 
 
-def test_an_upload_that_fills_the_disk_gets_507_and_changes_nothing(tmp_path, small_disk, embedder):
-    """The index's disk fills up while an upload is indexed: 507 with the reason, the upload is not
-    left in the corpus, and the index answers as before."""
-    corpus = tmp_path / "corpus"
+def _one_page_served(corpus: Path, index: Path, *, logs: Path, embedder):
+    """One seed page in `corpus`, indexed at `index`, and the app serving it."""
     corpus.mkdir()
     (corpus / SEED_DOC).write_bytes((SEEDS / SEED_DOC).read_bytes())
-    index = small_disk / "index"
     Retriever.build(corpus, index, settings=Settings(), embedder=embedder)
-    env = {"QA_USERS": f"{LOGIN[0]}:{hash_password(LOGIN[1])}"}
-    for server in serve(index, env=env, logs=tmp_path):
+    yield from serve(index, env={"QA_USERS": f"{LOGIN[0]}:{hash_password(LOGIN[1])}"}, logs=logs)
+
+
+def _leave_free(disk: Path, free: int) -> None:
+    """Fill the disk with the test's own ballast file until `free` bytes are left."""
+    (disk / "ballast").write_bytes(b"\0" * (shutil.disk_usage(disk).free - free))
+
+
+def _refused_as_full(server, corpus: Path, status: int, body: dict, *, listed, says: str) -> None:
+    """507 with the reason, the upload not left in the corpus, and the same documents listed."""
+    assert status == 507, body
+    assert says in body["error"], body
+    assert sorted(p.name for p in corpus.iterdir() if not p.name.startswith(".qa-")) == [SEED_DOC]
+    assert _listed(server.url) == listed
+
+
+def test_an_upload_that_fills_the_disk_gets_507_and_changes_nothing(tmp_path, small_disk, embedder):
+    """The index's disk fills up while an upload is indexed: the index answers as before."""
+    corpus = tmp_path / "corpus"
+    for server in _one_page_served(corpus, small_disk / "index", logs=tmp_path, embedder=embedder):
         before = _search(server.url, "Hà Nội đạt bao nhiêu điểm?")
         listed = _listed(server.url)
-        ballast = small_disk / "ballast"  # the test's own file: all but 64 KB of what is left
-        ballast.write_bytes(b"\0" * (shutil.disk_usage(small_disk).free - 64 * 1024))
+        _leave_free(small_disk, 64 * 1024)
         status, body = _upload(server.url, [(REPORT, (REPORT_TEXT * 300).encode())])
-        assert status == 507, body
-        assert body["error"].startswith("the disk holding the index") and "unchanged" in body["error"]
-        assert sorted(p.name for p in corpus.iterdir() if not p.name.startswith(".qa-")) == [SEED_DOC]
-        assert _listed(server.url) == listed
+        _refused_as_full(server, corpus, status, body, listed=listed, says="the disk holding the index")
+        assert "unchanged" in body["error"]
         assert _search(server.url, "Hà Nội đạt bao nhiêu điểm?") == before
+
+
+@pytest.fixture
+def corpus_on_small_disk(tmp_path, small_disk, embedder):
+    """A corpus of one seed page on a 4 MB disk, its index on another, and the app serving it."""
+    corpus = small_disk / "corpus"
+    for server in _one_page_served(corpus, tmp_path / "index", logs=tmp_path, embedder=embedder):
+        yield server, corpus
+
+
+def test_an_upload_bigger_than_the_corpus_disk_has_left_gets_507_and_stores_nothing(corpus_on_small_disk):
+    server, corpus = corpus_on_small_disk
+    listed = _listed(server.url)
+    _leave_free(corpus.parent, 184 * 1024)
+    status, body = _upload(server.url, [(REPORT, (REPORT_TEXT * 1800).encode())])  # 300 KB
+    _refused_as_full(server, corpus, status, body, listed=listed, says="is full")
+    assert "nothing was added" in body["error"]
+
+
+def test_a_disk_that_fills_up_at_the_record_gets_507_and_leaves_no_file_behind(corpus_on_small_disk):
+    server, corpus = corpus_on_small_disk
+    listed = _listed(server.url)
+    data = (REPORT_TEXT * 70).encode()  # 12 KB: the file fits, the record of it does not
+    _leave_free(corpus.parent, -(-len(data) // 4096) * 4096)  # tmpfs gives whole 4 KiB pages
+    status, body = _upload(server.url, [(REPORT, data)])
+    _refused_as_full(server, corpus, status, body, listed=listed, says="is full")
+    assert "nothing was added" in body["error"]
+    assert not (corpus / ".qa-documents.json").exists()  # the record as it was: none
+    (corpus.parent / "ballast").unlink()
+    status, body = _upload(server.url, [(REPORT, data)])  # space again: it goes in, not a "duplicate"
+    assert status == 200 and [d["id"] for d in body["added"]] == [REPORT], body

@@ -22,7 +22,7 @@ import os
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
@@ -43,7 +43,8 @@ MAX_NAME_BYTES = 200
 FALLBACK_STEM = "tài liệu"  # the name of a file whose given name keeps no usable character
 _SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}$")
 _RESERVED = frozenset('/\\:*?"<>|')  # folder separators, and what Windows forbids (a corpus on a share)
-_DROPPED = ("Cc", "Cf", "Cs")  # control and invisible format characters, lone surrogates
+_DROPPED = ("Cc", "Cf")  # control and invisible format characters
+_UNDECODABLE = "Cs"  # lone surrogates: the bytes of a name that are not UTF-8
 # what a store or a record write (`folder.atomic_write`) killed mid-way leaves behind
 _TEMPORARY = re.compile(rf"^\.qa-upload-[0-9a-f]{{16}}\.tmp$|^\.{re.escape(RECORD)}\.[\w-]+\.tmp$")
 
@@ -72,9 +73,8 @@ def corpus_files(folder: str | Path) -> CorpusFiles:
     """
     root = Path(folder)
     if not root.is_dir():
-        raise CorpusError(
-            f"corpus folder {str(root)!r} does not exist; pass --corpus DIR with your documents"
-        )
+        what = "is a file, not a folder" if root.exists() else "does not exist"
+        raise CorpusError(f"corpus folder {str(root)!r} {what}; pass --corpus DIR with your documents")
     excluded = read_record(root).excluded
     real_root = root.resolve()
     files: dict[str, Path] = {}
@@ -252,10 +252,15 @@ def safe_name(name: str) -> str:
     """A name to create in the corpus folder for a file the user named `name`.
 
     Folder parts, control, invisible and reserved characters, and leading dots and dashes
-    go; Vietnamese letters stay (NFC); the suffix is lower-cased; the UTF-8 length is bounded.
+    go; a byte that is not UTF-8 becomes "_" (dropped, it could turn "a.t\\xffxt" into a .txt);
+    Vietnamese letters stay (NFC); the suffix is lower-cased; the UTF-8 length is bounded.
     """
     base = re.split(r"[/\\]", name)[-1]
-    kept = "".join(c for c in base if c not in _RESERVED and unicodedata.category(c) not in _DROPPED)
+    kept = "".join(
+        "_" if unicodedata.category(c) == _UNDECODABLE else c
+        for c in base
+        if c not in _RESERVED and unicodedata.category(c) not in _DROPPED
+    )
     kept = " ".join(nfc(kept).split()).rstrip(". ")  # "báo cáo.pdf." is a .pdf, as Windows sees it
     match = _SUFFIX.search(kept)
     suffix = match.group().lower() if match else ""
@@ -293,35 +298,62 @@ def store(root: Path, name: str, data: bytes) -> str:
     raise AssertionError("unreachable")
 
 
-class Contents:
-    """The corpus's documents and excluded files by size, each hashed only when a file of its size asks."""
+def unstore(root: Path, doc_ids: Iterable[str]) -> None:
+    """Delete files qa stored: ones this change stored itself, or found to be `ours`."""
+    for doc_id in doc_ids:
+        (root / doc_id).unlink(missing_ok=True)
 
-    def __init__(self, root: Path):
-        try:
-            listed = corpus_files(root).files
-        except CorpusError:  # no document left in the folder
-            listed = {}
+
+def ours(root: Path, record: Record, doc_id: str) -> bool:
+    """qa put the file in the corpus and it is unchanged since: the only kind qa may delete."""
+    entry = record.uploaded.get(doc_id)
+    return entry is not None and checksum(root / doc_id) == entry.sha256
+
+
+def documents_in(root: Path) -> dict[str, Path]:
+    """The documents of the corpus folder by id; none (not an error) when none is left."""
+    try:
+        return corpus_files(root).files
+    except CorpusError:
+        return {}
+
+
+class Contents:
+    """The corpus's files and excluded files by size, each hashed only when a file of its size asks,
+    and which of them the index holds (`indexed`; by default all)."""
+
+    def __init__(self, root: Path, indexed: Iterable[str] | None = None):
+        listed = documents_in(root)
         real_root = root.resolve()
         excluded = read_record(root).excluded
         inside = [(d, root / d) for d in excluded if (root / d).resolve().is_relative_to(real_root)]
         self._files, self._excluded = _by_size(listed.items()), _by_size(inside)
         self._hashes: dict[str, str | None] = {}
+        self._indexed = set(listed if indexed is None else indexed)
 
     def find(self, data: bytes) -> str | None:
-        """The id of a document with these bytes."""
-        return self._match(self._files, data)
+        """The id of a document of the index with these bytes."""
+        return self._match(self._files, data, self._indexed.__contains__)
+
+    def find_unindexed(self, data: bytes) -> str | None:
+        """The id of a corpus file with these bytes that the index does not hold: one an add killed
+        before its index update stored, or one the index could not read."""
+        return self._match(self._files, data, lambda doc_id: doc_id not in self._indexed)
 
     def find_excluded(self, data: bytes) -> str | None:
         """The id of a file left out of the index with these bytes."""
-        return self._match(self._excluded, data)
+        return self._match(self._excluded, data, lambda doc_id: True)
 
     def include(self, doc_id: str, data: bytes) -> None:
-        """A document of the corpus from now on: later files are compared with it too."""
+        """A document of the index from now on: later files with its bytes are its duplicates."""
         self._files.setdefault(len(data), []).append((doc_id, None))
         self._hashes[doc_id] = hashlib.sha256(data).hexdigest()
+        self._indexed.add(doc_id)
 
-    def _match(self, files: dict[int, list[tuple[str, Path | None]]], data: bytes) -> str | None:
-        candidates = files.get(len(data), [])
+    def _match(
+        self, files: dict[int, list[tuple[str, Path | None]]], data: bytes, wanted: Callable[[str], bool]
+    ) -> str | None:
+        candidates = [(doc_id, file) for doc_id, file in files.get(len(data), []) if wanted(doc_id)]
         sha = hashlib.sha256(data).hexdigest() if candidates else None
         for doc_id, file in candidates:
             if doc_id not in self._hashes:

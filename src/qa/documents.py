@@ -10,8 +10,10 @@ record in `corpus.py`, which `qa index` honours too).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import re
+import shutil
 import stat
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -25,18 +27,20 @@ from .corpus import (
     Contents,
     Record,
     Uploaded,
-    checksum,
-    corpus_files,
+    documents_in,
+    ours,
     read_record,
     record_locked,
     safe_name,
     store,
+    unstore,
     write_record,
 )
 from .embed import Embedder
-from .errors import CorpusError, DocumentNotFoundError, IndexMismatchError, UploadError
+from .errors import CorpusError, DiskFullError, DocumentNotFoundError, IndexMismatchError, UploadError
 from .readers import SUFFIXES
 from .store import Store
+from .text import nfc
 
 MIB = 1 << 20
 
@@ -80,7 +84,7 @@ class DocumentInfo:
 @dataclass(frozen=True)
 class AddReport:
     added: tuple[DocumentInfo, ...]  # new documents, indexed and searchable now
-    duplicates: tuple[Duplicate, ...]  # files whose bytes are already in the corpus: not added again
+    duplicates: tuple[Duplicate, ...]  # files whose bytes are already in the index: not added again
     rejected: tuple[Rejected, ...]  # not added, and why
     build: BuildReport
 
@@ -112,8 +116,9 @@ def add_documents(
     """Store the files in the corpus of the index `current()` serves, then update that index.
 
     A bad file is rejected with its reason and the others go in; bytes already in the
-    corpus are reported as duplicates. A user's own file removed before comes back when
-    its bytes are added again. Changes to one corpus are made one at a time.
+    index are reported as duplicates. A user's own file removed before comes back when
+    its bytes are added again, and so does a corpus file the index does not hold (an add
+    killed before its update stored it). Changes to one corpus are made one at a time.
     """
     if isinstance(files, str | Path | Upload):
         files = [files]
@@ -127,17 +132,21 @@ def add_documents(
             stack.enter_context(record_locked(root))
         except CorpusError as err:
             raise UploadError(str(err)) from None
-        before = read_record(root)
-        batch = _store_all(root, files, before, max_bytes=max_bytes, progress=progress)
-        if not batch.stored and not batch.restored:
+        before, index = read_record(root), current()  # as an add that held the lock left them
+        batch = _store_all(root, files, before, index.documents, max_bytes=max_bytes, progress=progress)
+        if not batch.stored and not batch.restored and not batch.unindexed:
             return AddReport((), batch.duplicates, batch.rejected, _unchanged(index))
-        write_record(root, batch.record)
+        try:
+            write_record(root, batch.record)
+        except OSError as err:
+            unstore(root, batch.stored)
+            raise _cannot_write(root, err) from None
         try:
             build = build_index(
                 root, index.location, embedder=embedder, chunker=chunker, progress=_bars(progress)
             )
         except BaseException:
-            _unstore(root, batch.stored)
+            unstore(root, batch.stored)
             write_record(root, before)
             raise
         rejected = batch.rejected + _drop_unreadable(root, build, batch, before)
@@ -145,7 +154,7 @@ def add_documents(
     record, counts = read_record(root), index.passage_counts()
     added = tuple(
         _info(index, doc_id, root, record, counts[doc_id])
-        for doc_id in [*batch.stored, *batch.restored]
+        for doc_id in [*batch.stored, *batch.restored, *batch.unindexed]
         if doc_id in index.documents
     )
     return AddReport(added, batch.duplicates, rejected, build)
@@ -164,7 +173,7 @@ def remove_documents(current: Callable[[], Store], ids: Sequence[str], *, embedd
     root = _corpus_root(index, CorpusError)
     chunker = _chunker(index)
     with record_locked(root):
-        if not _documents_in(root).keys() - set(present):
+        if not documents_in(root).keys() - set(present):
             raise CorpusError(
                 f"removing {', '.join(present)} would leave no document in {root}, and an index needs "
                 "at least one; add another document first"
@@ -173,15 +182,15 @@ def remove_documents(current: Callable[[], Store], ids: Sequence[str], *, embedd
         uploaded, excluded = dict(record.uploaded), dict(record.excluded)
         doomed = []
         for doc_id in present:
-            entry, file = uploaded.pop(doc_id, None), root / doc_id
-            if not file.exists():
+            uploaded.pop(doc_id, None)
+            if not (root / doc_id).exists():
                 continue  # gone already: the update drops it
-            if entry is not None and checksum(file) == entry.sha256:
+            if ours(root, record, doc_id):
                 doomed.append(doc_id)
             else:  # the user's own file, or one of ours the user has changed since
                 excluded[doc_id] = _now()
         write_record(root, Record(uploaded, excluded))
-        _unstore(root, doomed)
+        unstore(root, doomed)
         build = build_index(root, index.location, embedder=embedder, chunker=chunker)
     current()
     return RemoveReport(present, missing, build)
@@ -211,99 +220,106 @@ class _Stored:
 
     stored: dict[str, str]  # id → the name as given, of files written now
     restored: dict[str, str]  # id → the name as given, of the user's files no longer left out
+    unindexed: dict[str, str]  # id → the name as given, of corpus files the index did not hold
     duplicates: tuple[Duplicate, ...]
     rejected: tuple[Rejected, ...]
     record: Record  # the corpus record with these changes
 
 
-def _store_all(root: Path, files, record: Record, *, max_bytes: int, progress: Progress | None) -> _Stored:
+def _store_all(
+    root: Path, files, record: Record, indexed, *, max_bytes: int, progress: Progress | None
+) -> _Stored:
     uploaded, excluded = dict(record.uploaded), dict(record.excluded)
-    contents = Contents(root)
-    stored: dict[str, str] = {}
-    restored: dict[str, str] = {}
-    duplicates, rejected = [], []
+    contents = Contents(root, indexed)
+    stored, restored, unindexed, duplicates, rejected = {}, {}, {}, [], []  # as in _Stored
     try:
         for done, item in enumerate(files, 1):
-            given, data = _take(item, max_bytes)
+            raw = item.name if isinstance(item, Upload) else str(item)
+            # the file is named from the raw name: a byte shown as \udcff would be cut at its "\"
+            name, given = re.split(r"[/\\]", raw)[-1], _shown(raw)
+            data = _take(item, name, given, max_bytes)
             if isinstance(data, Rejected):
                 rejected.append(data)
             elif (same := contents.find(data)) is not None:
                 duplicates.append(Duplicate(given, same))
+            elif (left := contents.find_unindexed(data)) is not None:  # the update indexes it
+                contents.include(left, data)
+                unindexed[left] = given
             elif (back := contents.find_excluded(data)) is not None:
                 del excluded[back]
                 contents.include(back, data)
                 restored[back] = given
             else:
-                name = re.split(r"[/\\]", given)[-1]
                 doc_id = store(root, safe_name(name), data)
-                uploaded[doc_id] = Uploaded(name, hashlib.sha256(data).hexdigest(), _now())
+                uploaded[doc_id] = Uploaded(_shown(name), hashlib.sha256(data).hexdigest(), _now())
                 contents.include(doc_id, data)
                 stored[doc_id] = given
             if progress:
                 progress(done, len(files), "storing files")
     except OSError as err:
-        _unstore(root, stored)
-        raise UploadError(
-            f"cannot write to the corpus folder {root} ({err.strerror}); free some space or make it "
-            "writable for the user running qa, then add the files again"
-        ) from None
-    return _Stored(stored, restored, tuple(duplicates), tuple(rejected), Record(uploaded, excluded))
+        unstore(root, stored)
+        raise _cannot_write(root, err) from None
+    record = Record(uploaded, excluded)
+    return _Stored(stored, restored, unindexed, tuple(duplicates), tuple(rejected), record)
 
 
-def _take(item: str | Path | Upload, max_bytes: int) -> tuple[str, bytes | Rejected]:
-    """The name as given, and the file's bytes or why it is rejected (nothing too big is read)."""
-    given = _shown(item.name if isinstance(item, Upload) else str(item))
-    suffix = PurePath(safe_name(given)).suffix
+def _take(item: str | Path | Upload, name: str, given: str, max_bytes: int) -> bytes | Rejected:
+    """The file's bytes, or why it is rejected (nothing too big is read)."""
+    suffix = PurePath(safe_name(name)).suffix
     if suffix not in SUFFIXES:
         what = f"{suffix} files" if suffix else "a file without a suffix"
-        return given, Rejected(given, "type", f"qa cannot read {what}; add {' '.join(SUFFIXES)} files")
+        return Rejected(given, "type", f"qa cannot read {what}; add {' '.join(SUFFIXES)} files")
     try:
         if isinstance(item, Upload):
             size = len(item.data)
         else:
             info = Path(item).stat()
             if not stat.S_ISREG(info.st_mode):
-                return given, Rejected(given, "unreadable", "not a file; give the path of a document")
+                return Rejected(given, "unreadable", "not a file; give the path of a document")
             size = info.st_size
         if size == 0:
-            return given, Rejected(given, "empty", "the file is empty; add it once it has content")
+            return Rejected(given, "empty", "the file is empty; add it once it has content")
         if size > max_bytes:
-            return given, Rejected(
+            return Rejected(
                 given,
                 "size",
                 f"{size / MIB:.1f} MiB is over the limit of {max_bytes / MIB:g} MiB a file; "
                 "split it, or raise the limit with QA_MAX_UPLOAD_MB",
             )
-        return given, item.data if isinstance(item, Upload) else Path(item).read_bytes()
+        return item.data if isinstance(item, Upload) else Path(item).read_bytes()
     except OSError as err:
-        return given, Rejected(given, "unreadable", f"cannot read it ({err.strerror}); check the path")
+        return Rejected(given, "unreadable", f"cannot read it ({err.strerror}); check the path")
+
+
+def _cannot_write(root: Path, err: OSError) -> DiskFullError | UploadError:
+    """The error for a file or the record that could not be written, once what this add stored is gone."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        free = shutil.disk_usage(root).free / 1e6
+        return DiskFullError(
+            f"the disk holding the corpus folder {root} is full ({free:,.1f} MB free): nothing was "
+            "added. Free some space, then add the files again"
+        )
+    return UploadError(
+        f"cannot write to the corpus folder {root} ({err.strerror}); make it writable for the user "
+        "running qa, then add the files again"
+    )
 
 
 def _drop_unreadable(root: Path, build: BuildReport, batch: _Stored, before: Record) -> tuple[Rejected, ...]:
-    """Files of the batch the update could not read: qa's own go again, the user's are left out again."""
+    """Files of the batch the update could not read: qa's own go again (those a killed add left too),
+    the user's are left out again, or left as they were when the index did not hold them."""
     reasons = {s.file: s.reason for s in build.skipped}
-    mine = [doc_id for doc_id in batch.stored if doc_id in reasons]
-    theirs = [doc_id for doc_id in batch.restored if doc_id in reasons]
-    if not mine and not theirs:
+    names = {**batch.stored, **batch.restored, **batch.unindexed}
+    unread = [doc_id for doc_id in names if doc_id in reasons]
+    if not unread:
         return ()
-    _unstore(root, mine)
+    mine = [d for d in unread if d in batch.stored or (d in batch.unindexed and ours(root, before, d))]
+    theirs = [d for d in unread if d in batch.restored]
+    unstore(root, mine)
     uploaded = {d: entry for d, entry in batch.record.uploaded.items() if d not in mine}
     excluded = {**batch.record.excluded, **{d: before.excluded[d] for d in theirs}}
     write_record(root, Record(uploaded, excluded))
-    names = {**batch.stored, **batch.restored}
-    return tuple(Rejected(names[d], "unreadable", reasons[d]) for d in [*mine, *theirs])
-
-
-def _unstore(root: Path, doc_ids) -> None:
-    for doc_id in doc_ids:
-        (root / doc_id).unlink(missing_ok=True)
-
-
-def _documents_in(root: Path) -> dict[str, Path]:
-    try:
-        return corpus_files(root).files
-    except CorpusError:  # none left
-        return {}
+    return tuple(Rejected(names[d], "unreadable", reasons[d]) for d in unread)
 
 
 def _info(index: Store, doc_id: str, root: Path | None, record: Record, passages: int) -> DocumentInfo:
@@ -378,8 +394,9 @@ def _unchanged(index: Store) -> BuildReport:
 
 
 def _shown(name: str) -> str:
-    """A name for reports: undecodable bytes of a file name shown escaped, never raising."""
-    return name.encode("utf-8", "backslashreplace").decode("utf-8")
+    """A name for reports and the record: undecodable bytes of a file name shown escaped, never
+    raising; in NFC, as all text from ingest on, whatever form the user's system gave."""
+    return nfc(name.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 def _now() -> str:

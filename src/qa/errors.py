@@ -26,7 +26,7 @@ class IndexMismatchError(QAError):
 
 
 class DiskFullError(QAError):
-    """The disk ran out of space while an index was written; the previous index is kept."""
+    """The disk ran out of space while an index or an added file was written; nothing changed."""
 
 
 class IndexCorruptError(QAError):
