@@ -431,3 +431,40 @@ def test_the_cluster_knobs_of_the_url_reach_the_engine(tmp_path, documents, embe
     assert writes and all(kw["ordering"] == models.WriteOrdering.STRONG for kw in writes)
     reads = [kw for method, kw in calls if method in ("query_points", "scroll", "retrieve")]
     assert reads and all(kw["consistency"] == models.ReadConsistencyType.MAJORITY for kw in reads)
+
+
+def qa_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_a_local_store_never_settles_among_the_users_files(small_corpus, tmp_path):
+    """A folder of the user's, a foreign meta.json, a file, or the corpus: one line, nothing written."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "ghi-chu.txt").write_text("Việc của tôi.\n", encoding="utf-8")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "meta.json").write_text('{"my": "settings"}', encoding="utf-8")
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x", encoding="utf-8")
+    refused = {
+        notes: "holds files that are not a local Qdrant store (ghi-chu.txt)",
+        other: "holds files that are not a local Qdrant store (meta.json)",
+        a_file: "names a file",
+        small_corpus / "store": "overlap",
+    }
+    for folder, why in refused.items():
+        out = qa_cli("index", "--corpus", str(small_corpus), "--store", f"qdrant-local:{folder}")
+        assert out.returncode == 1 and why in out.stderr and "Traceback" not in out.stderr, out.stderr
+    asked = qa_cli("--store", f"qdrant-local:{other}", "ask", "Hội thảo tổ chức ngày nào?")
+    assert (
+        asked.returncode == 1
+        and "not a local Qdrant store" in asked.stderr
+        and "Traceback" not in asked.stderr
+    )
+    assert sorted(p.name for p in notes.iterdir()) == ["ghi-chu.txt"]
+    assert sorted(p.name for p in other.iterdir()) == ["meta.json"]
+    assert (other / "meta.json").read_text(encoding="utf-8") == '{"my": "settings"}'
+    assert a_file.read_text(encoding="utf-8") == "x" and not (small_corpus / "store").exists()

@@ -16,6 +16,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 from qdrant_client import models
@@ -24,6 +25,7 @@ from .chunk import Chunk
 from .errors import (
     DocumentNotFoundError,
     IndexCorruptError,
+    IndexLocationError,
     IndexMismatchError,
     IndexNotFoundError,
     StoreError,
@@ -49,6 +51,12 @@ SCROLL_PAGE = 256
 # questions over; a few tens of MB at most.
 PAYLOAD_CACHE = 10_000
 VECTOR_CACHE = 10_000
+
+
+def _overlap(folder: Path, corpus: Path) -> bool:
+    """Whether one holds the other: the next build would index the store's files as documents."""
+    folder, corpus = folder.resolve(), corpus.resolve()
+    return folder.is_relative_to(corpus) or corpus.is_relative_to(folder)
 
 
 class Passages:
@@ -110,6 +118,11 @@ class QdrantStore(Writing):
         """The index at `location`, made empty first when asked to (`rebuild`) or when it was written
         with another embedder, chunker or format: its points could not be mixed with new ones."""
         where = parse_location(location)
+        if where.path is not None and _overlap(where.path, Path(manifest["corpus"])):
+            raise IndexLocationError(
+                f"the local store {where.text} and the corpus folder {manifest['corpus']!r} overlap; keep "
+                "the store outside the corpus, e.g. --store qdrant-local:qa-store next to the corpus folder"
+            )
         store = cls(where, Connection(where))
         try:
             chunker = json.loads(json.dumps(manifest["chunker"]))  # as the metadata keeps it

@@ -11,6 +11,7 @@ Every call goes through a `Connection`, which turns the server's failures into `
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import re
 import threading
@@ -25,7 +26,7 @@ import httpx
 from qdrant_client import QdrantClient
 from qdrant_client.http.exceptions import ApiException, UnexpectedResponse
 
-from .errors import SettingsError, StoreError
+from .errors import IndexLocationError, SettingsError, StoreError
 
 API_KEY_ENV = "QA_QDRANT_API_KEY"
 DEFAULT_PORT = 6333  # Qdrant's REST port
@@ -37,6 +38,8 @@ Ordering = Literal["weak", "medium", "strong"]
 ORDERINGS: tuple[Ordering, ...] = ("weak", "medium", "strong")
 READ_CONSISTENCIES = ("all", "majority", "quorum")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+# What the client's local engine keeps in its folder: anything else there is the user's.
+_LOCAL_FILES = frozenset({"meta.json", ".lock", "collection"})
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,30 @@ _LOCAL: dict[Path, list] = {}  # folder → [client, lock, stores using it]
 _LOCAL_LOCK = threading.Lock()
 
 
+def claim_local(path: Path, text: str) -> None:
+    """Refuse, before the engine reads or writes there, a folder that is not a new or empty one or
+    the local engine's own: it would add its files among the user's, or fail on their meta.json."""
+    if path.exists() and not path.is_dir():
+        raise IndexLocationError(f"{text} names a file, {str(path)!r}; name a new folder for the local store")
+    others = sorted(e.name for e in os.scandir(path) if e.name not in _LOCAL_FILES) if path.is_dir() else []
+    if not others and (path / "meta.json").exists() and not _engine_meta(path / "meta.json"):
+        others = ["meta.json"]
+    if others:
+        raise IndexLocationError(
+            f"{str(path)!r} holds files that are not a local Qdrant store ({', '.join(others[:3])}"
+            f"{', …' if len(others) > 3 else ''}); qa uses only a new or empty folder or a local store "
+            "it made: pass --store qdrant-local:NEW_FOLDER"
+        )
+
+
+def _engine_meta(file: Path) -> bool:
+    try:
+        meta = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and isinstance(meta.get("collections"), dict)
+
+
 def close_local(path: str | Path) -> None:
     """Release the local engine of `path`, so that another process can open that folder."""
     with _LOCAL_LOCK:
@@ -169,6 +196,7 @@ class Connection:
         path = where.path.resolve()
         with _LOCAL_LOCK:
             if path not in _LOCAL:
+                claim_local(path, where.text)
                 try:
                     # every call takes the folder's lock, so its sqlite file may serve any thread (the engine
                     # refuses other threads where sqlite is built less thread-safe, as on macOS)
