@@ -1,3 +1,4 @@
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -21,6 +22,14 @@ def test_public_api_from_the_readme(retriever):
     assert retriever.documents["003_594181e79c53eb2f.txt"].startswith("Sao gửi Tài liệu")
 
 
+def test_a_question_typed_decomposed_is_answered_and_shown_back_composed(retriever):
+    question = "Chỉ thị 12-CT/TW được ban hành ngày nào?"
+    typed = unicodedata.normalize("NFD", question)  # as some keyboards and macOS file names send it
+    answer = retriever.ask(typed, k=3)
+    assert answer.question == question and answer.to_dict()["question"] == question
+    assert answer.passages == retriever.ask(question, k=3).passages
+
+
 def test_concurrent_searches_agree_with_serial_ones(retriever):
     questions = ["Hà Nội đạt bao nhiêu điểm?", "doi ngoai nhan dan la gi", "Mặt trận có mấy đối tác?"] * 4
     serial = [retriever.search(q, k=3) for q in questions]
@@ -36,6 +45,8 @@ def test_settings_come_from_defaults_env_and_flags():
         Settings.from_env({"QA_MODE": "fast"})
     with pytest.raises(SettingsError, match="QA_K must be a whole number"):
         Settings.from_env({"QA_K": "many"})
+    with pytest.raises(SettingsError, match=r"k \(QA_K, -k\) must be at least 1, not 0"):
+        Settings.from_env({"QA_K": "0"})
     assert Settings().max_upload_mb == 50 and Settings.from_env({"QA_MAX_UPLOAD_MB": "8"}).max_upload_mb == 8
     with pytest.raises(SettingsError, match="max_upload_mb"):
         Settings.from_env({"QA_MAX_UPLOAD_MB": "0"})

@@ -104,8 +104,12 @@ def test_search_can_be_restricted_to_documents(retriever):
 def test_bad_requests_say_what_to_do(retriever):
     with pytest.raises(QueryError, match="empty"):
         retriever.search("   ")
-    with pytest.raises(QueryError, match=r"unknown document.*the index has"):
+    with pytest.raises(
+        QueryError, match=r"unknown document\(s\) 'nope.txt'; the index has 5 documents, e\.g\. '0"
+    ):
         retriever.search("đối ngoại", docs=["nope.txt"])
+    with pytest.raises(QueryError, match=r"unknown document\(s\) ''; .*`qa list`"):  # an empty id is named
+        retriever.search("đối ngoại", docs=[""])
     with pytest.raises(QueryError, match="mode"):
         retriever.search("đối ngoại", mode="fuzzy")
     with pytest.raises(QueryError, match="k must"):

@@ -184,6 +184,7 @@ class Retriever:
     ) -> Answer:
         """The passages, the sentences among them that answer the question, or "nothing found"."""
         index = self.current()  # one index for the whole answer, even if a rebuild lands meanwhile
+        question = check_question(question)  # as searched, NFC: the answer shows it back
         vector = self._embed(index, question)
         hits = self._search(index, question, k=k, mode=mode, docs=docs, vector=vector)
         return answer(

@@ -7,6 +7,7 @@ different passages.
 
 from __future__ import annotations
 
+import itertools
 import numbers
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -85,8 +86,12 @@ def search(
             raise QueryError(f"docs must be a list of document ids, not {docs!r}")
         unknown = sorted(set(docs) - set(index.documents))
         if unknown:
+            known = list(itertools.islice(index.documents, 3))
+            more = ", …" if len(unknown) > 3 else ""
             raise QueryError(
-                f"unknown document(s) {', '.join(unknown)}; the index has: {', '.join(index.documents)}"
+                f"unknown document(s) {', '.join(map(repr, unknown[:3]))}{more}; "
+                f"the index has {len(index.documents):,} documents, e.g. {', '.join(map(repr, known))}: "
+                "`qa list` or GET /api/documents lists their ids"
             )
         rows = index.rows_of(list(docs)) if docs else None
     if mode in ("dense", "hybrid") and vector is None:

@@ -80,7 +80,7 @@ class Settings:
                 f"qdrant-local:./qa-store, not {self.store!r}; for an index folder use --index / QA_INDEX"
             )
         if self.k < 1:
-            raise SettingsError(f"k must be at least 1, not {self.k}")
+            raise SettingsError(f"k (QA_K, -k) must be at least 1, not {self.k}")
         if self.max_upload_mb < 1:
             raise SettingsError(
                 f"max_upload_mb (QA_MAX_UPLOAD_MB) must be at least 1 MiB, not {self.max_upload_mb}"
