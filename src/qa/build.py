@@ -256,7 +256,7 @@ def _plan(found, old_hashes: dict[str, str], manifest: dict) -> _Plan:
     hashes = {}  # files are read again where they are parsed: a corpus need not fit in memory
     for doc_id, file in found.files.items():
         try:
-            hashes[doc_id] = hashlib.sha256(file.read_bytes()).hexdigest()
+            hashes[doc_id] = folder.checksum(file)  # in blocks: a file of gigabytes is not held
         except OSError as err:
             skipped.append(Skipped(doc_id, f"cannot read it: {err.strerror}"))
     unchanged = tuple(d for d in hashes if old_hashes.get(d) == hashes[d])
