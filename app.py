@@ -309,14 +309,14 @@ def create_app(
     """The chat at `/`, the JSON API, the viewer; every API error is a 4xx `{"error": ...}`."""
     from gradio import mount_gradio_app
 
+    ui = build_ui(retriever, settings)
     app = mount_gradio_app(
-        create_api(retriever, settings),
-        build_ui(retriever, settings),
-        path="/",
-        css=CSS,
-        footer_links=[],
-        run_history=False,
+        create_api(retriever, settings), ui, path="/", css=CSS, footer_links=[], run_history=False
     )
+    # Gradio accepts only files uploaded to it as a file input's value once its app "has launched",
+    # which a mounted app never does: a request naming /etc/… or any file of the server's would have
+    # it copied into the corpus and served (tests/test_app_documents.py).
+    ui.has_launched = True
     uploads = upload_body_limit(settings)  # the JSON API's and the "Tài liệu" tab's
     limits = (("/api/documents", uploads), ("/gradio_api/upload", uploads), ("/api/", API_BODY_LIMIT))
     app.add_middleware(BodyLimit, default=UI_BODY_LIMIT, limits=limits)

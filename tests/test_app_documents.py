@@ -161,3 +161,27 @@ def test_a_pdf_is_cited_by_page_and_shown_with_its_pages(served, embedder, app):
     status, headers, data = request(server.url + html.unescape(link))
     assert status == 200 and data == pdf.path.read_bytes() and headers["Content-Type"] == "application/pdf"
     assert headers["Content-Disposition"].endswith(f"filename*=UTF-8''{PDF}")
+
+
+def test_the_upload_step_takes_only_files_uploaded_to_it(served, tmp_path):
+    """A request naming a file elsewhere on the server (Gradio checks none in a mounted app) is
+    refused: the file is neither copied into the corpus nor indexed, nor served."""
+    server, index, _ = served
+    secret = tmp_path / "bi-mat.txt"
+    secret.write_text("Mật khẩu của máy chủ là hoa-sen-2024.\n", encoding="utf-8")
+    listed = json.loads(request(server.url + "/api/documents")[2])
+    file = {"path": str(secret), "orig_name": secret.name, "meta": {"_type": "gradio.FileData"}}
+    body = json.dumps({"data": [[file], []]}).encode()
+    status, _, raw = request(
+        server.url + "/gradio_api/call/add",
+        method="POST",
+        body=body,
+        headers={"content-type": "application/json"},
+    )
+    assert status == 200, raw
+    events = request(server.url + f"/gradio_api/call/add/{json.loads(raw)['event_id']}")[2].decode()
+    assert "event: error" in events and "hoa-sen" not in events
+    assert json.loads(request(server.url + "/api/documents")[2]) == listed
+    assert request(server.url + "/api/documents/bi-mat.txt/file")[0] == 404
+    corpus = Path(json.loads((index / "manifest.json").read_text(encoding="utf-8"))["corpus"])
+    assert not (corpus / secret.name).exists()
