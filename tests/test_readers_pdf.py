@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import unicodedata
+import zlib
 
 import pypdfium2 as pdfium
 import pytest
@@ -23,7 +24,7 @@ from samples_pdf import (
 
 from qa.errors import CorpusError, MissingToolError
 from qa.ingest import parse_document
-from qa.readers import extract
+from qa.readers import extract, pdf_streams
 
 # OCR character accuracy on make_scanned_pdf's page, measured 1.000 (Tesseract 5.3.0, vie, 200 dpi);
 # the floor leaves room for other Tesseract versions and models (9 wrong characters of 456).
@@ -292,3 +293,64 @@ def test_pdf_cut_short_raises_corpus_error(report):
     data = sample.path.read_bytes()
     with pytest.raises(CorpusError, match=r"hong\.pdf is a damaged PDF .*save or print it to a new PDF"):
         extract(data[: len(data) // 2], name="hong.pdf")
+
+
+def _raw_pdf(content: bytes, *, image: bytes = b"") -> bytes:
+    """A one-page PDF whose page draws `content` (Flate-compressed), with a grey picture of
+    `image`'s bytes (Flate-compressed too) when given; a hand-made file, as a bomb would be."""
+    font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+    resources = (
+        b"<< /Font << /F1 5 0 R >> /XObject << /Im0 6 0 R >> >>" if image else b"<< /Font << /F1 5 0 R >> >>"
+    )
+    packed = zlib.compress(content, 9)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources "
+        + resources
+        + b" /Contents 4 0 R >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(packed), packed),
+        font,
+    ]
+    if image:
+        side = int(len(image) ** 0.5)
+        picture = zlib.compress(image[: side * side], 9)
+        objects.append(
+            b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
+            b"/BitsPerComponent 8 /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream"
+            % (side, side, len(picture), picture)
+        )
+    out, offsets = bytearray(b"%PDF-1.7\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % at for at in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+TEXT = b"BT /F1 12 Tf 72 770 Td (Bao cao so 12 ve phong chong lut bao.) Tj ET\n"
+
+
+def test_a_pdf_whose_page_unpacks_past_the_limit_is_refused_before_pdfium_reads_it():
+    bomb = _raw_pdf(TEXT + b" " * (pdf_streams.CONTENT_LIMIT - len(TEXT) + 1))  # 64 MiB and a byte: 65 KB
+    assert len(bomb) < 100_000
+    with pytest.raises(
+        CorpusError, match=r"bom\.pdf holds a page's content that unpacks to more than 64 MiB"
+    ):
+        extract(bomb, name="bom.pdf")
+    assert (
+        "Bao cao so 12"
+        in extract(_raw_pdf(TEXT + b" " * (pdf_streams.CONTENT_LIMIT - len(TEXT))), name="du.pdf").text
+    )
+
+
+def test_a_picture_is_judged_by_the_picture_limit(monkeypatch):
+    monkeypatch.setattr(pdf_streams, "CONTENT_LIMIT", 1 << 20)
+    big_picture = _raw_pdf(TEXT, image=bytes(range(256)) * 8192)  # 2 MiB of grey
+    assert "Bao cao so 12" in extract(big_picture, name="anh.pdf").text
+    monkeypatch.setattr(pdf_streams, "IMAGE_LIMIT", 1 << 20)
+    with pytest.raises(CorpusError, match=r"anh\.pdf holds a picture that unpacks to more than 1 MiB"):
+        extract(big_picture, name="anh.pdf")

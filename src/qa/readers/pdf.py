@@ -31,6 +31,7 @@ from ..text import nfc
 from . import Extracted, Heading
 from .legacy import fix_legacy_fonts
 from .ocr import is_scan, read_scans
+from .pdf_streams import check_streams
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ class _Page:
 
 def read_pdf(data: bytes, *, name: str) -> Extracted:
     """The text of a PDF, a blank line between pages; `pages` says where each starts."""
+    check_streams(data, name=name)
     with _PDFIUM:
         document = _open(data, name=name)
     try:
