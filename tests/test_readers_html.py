@@ -10,6 +10,7 @@ import pytest
 from conftest import SEEDS
 from samples import make_html, news_page, seed_page
 
+import qa.readers.html
 from qa.errors import CorpusError
 from qa.readers import extract
 
@@ -195,3 +196,19 @@ def test_old_portal_layout_keeps_its_headline_and_not_its_menus_or_site_name():
         *article,
     ]
     assert got.title == ""  # the <title> is the site's name, printed in its banner: ingest finds the headline
+
+
+def test_a_page_of_very_many_blocks_is_read_block_by_block_in_full(monkeypatch):
+    """trafilatura's time grows faster than the page: past the limit it is not asked, and every
+    paragraph is kept, the menu is not."""
+    monkeypatch.setattr(qa.readers.html, "TRAFILATURA_MAX_BLOCKS", 30)
+    monkeypatch.setattr(qa.readers.html, "_trafilatura", lambda page: pytest.fail("trafilatura was asked"))
+    menu = "".join(f'<li><a href="/muc-{i}">Chuyên mục {i}</a></li>' for i in range(8))
+    paragraphs = [
+        f"Đoạn {i}: Ủy ban nhân dân huyện triển khai kế hoạch số {i} về phòng chống thiên tai."
+        for i in range(40)
+    ]
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    page = f"<html><body><nav><ul>{menu}</ul></nav><article>{body}</article></body></html>"
+    text = extract(page.encode(), name="dai.html").text
+    assert text.split("\n\n") == paragraphs
