@@ -1,6 +1,8 @@
 """The quick evaluation that guards quality in `make test`, and the scoring rules."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 from conftest import ROOT, SEEDS
@@ -122,3 +124,30 @@ def test_quick_evaluation_on_office_documents_stays_above_the_recorded_floors(tm
         "highlight holds answer": scores.highlight,
     }
     check_floors(measured, scores.nothing_found_answerable, OFFICE)
+
+
+def test_eval_never_writes_over_a_report_it_did_not_write(tmp_path):
+    """A folder holding the user's report.md, or a file, as --out: one line before any work."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "report.md").write_text("# Báo cáo của tôi\n", encoding="utf-8")
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x", encoding="utf-8")
+    for out, says in ((mine, "holds report.md that qa did not write"), (a_file, "is a file")):
+        args = [
+            "eval",
+            "--gold",
+            str(GOLD),
+            "--corpus",
+            str(SEEDS),
+            "--index",
+            str(tmp_path / "i"),
+            "--out",
+            str(out),
+        ]
+        done = subprocess.run(
+            [sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 1 and says in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert not (tmp_path / "i").exists()  # refused before the index was built
+    assert (mine / "report.md").read_text(encoding="utf-8") == "# Báo cáo của tôi\n"

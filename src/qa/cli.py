@@ -277,13 +277,14 @@ def _ask(args, settings: Settings) -> int:
 
 
 def _eval(args, settings: Settings) -> int:
-    from .evaluate import evaluate, write_report
+    from .evaluate import check_out, evaluate, write_report
 
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     unknown = [m for m in modes if m not in MODES]
     if unknown or not modes:
         print(f"qa: error: --modes takes some of {', '.join(MODES)}, not {args.modes!r}", file=sys.stderr)
         return 2
+    check_out(args.out)  # before the build and the questions, not after
     report = evaluate(
         args.gold,
         corpus=settings.corpus,

@@ -12,25 +12,22 @@ whether unanswerable questions, of each kind, get "not answered".
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import statistics
 import tempfile
 import time
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import GoldError, Mode, Retriever, Settings, SettingsError
 from .answer import ANSWER_PASSAGES
+from .gold import KINDS, TYPES, GoldQuestion, read_gold
 from .progress import progress_bars
 from .report import CUTOFFS, Outcome, Report, SystemScores
-from .report import write_report as write_report  # `qa eval` writes what `evaluate` returns
+from .report import check_out as check_out  # `qa eval` checks where it writes, then writes
+from .report import write_report as write_report  # what `evaluate` returns
 from .text import syllables
-
-TYPES = ("fact", "definition", "list", "paraphrase", "no_diacritics", "multi_doc", "unanswerable")
-KINDS = ("off_topic", "missing_detail", "false_premise")  # of unanswerable questions
 
 # The usual recipe, as a tutorial assembles it: no cleaning, character chunks, plain BM25.
 RECIPE = {
@@ -59,61 +56,6 @@ ABLATIONS: dict[str, dict] = {
     "dense weight 0.7": {"dense_weight": 0.7},
     "without diacritic restoration": {"restore_diacritics": False},
 }
-
-
-@dataclass(frozen=True)
-class GoldQuestion:
-    id: str
-    question: str
-    type: str
-    split: str
-    doc: str | None = None
-    docs: tuple[str, ...] = ()
-    answer: str | None = None
-    alt_answers: tuple[str, ...] = ()
-    unanswerable: str | None = None  # its kind, for an unanswerable question: one of KINDS
-
-    @property
-    def answerable(self) -> bool:
-        return self.answer is not None
-
-    @property
-    def answers(self) -> tuple[str, ...]:
-        return ((self.answer,) if self.answer else ()) + self.alt_answers
-
-
-def read_gold(path: str | Path) -> list[GoldQuestion]:
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as err:
-        raise GoldError(f"cannot read gold file {path}: {err.strerror}") from None
-    questions = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            q = GoldQuestion(
-                id=str(row["id"]),
-                question=row["question"],
-                type=row.get("type", "fact"),
-                split=row.get("split", "test"),
-                doc=row.get("doc"),
-                docs=tuple(row.get("docs") or ()),
-                answer=row.get("answer"),
-                alt_answers=tuple(row.get("alt_answers") or ()),
-                unanswerable=row.get("unanswerable"),
-            )
-        except (ValueError, KeyError, TypeError) as err:
-            raise GoldError(
-                f"{path}:{number} is not a gold question ({err}); each line is a JSON object with "
-                '"id", "question", "answer" (null when unanswerable), "type" and "split"'
-            ) from None
-        questions.append(q)
-    if not questions:
-        raise GoldError(f"{path} has no questions")
-    return questions
 
 
 def normalise(text: str) -> str:
@@ -273,6 +215,8 @@ def evaluate(
     started = time.perf_counter()
     questions = read_gold(gold)
     calibration = [q for q in questions if q.split == "dev"] if calibrate_threshold else []
+    if calibrate_threshold and not any(q.answerable for q in calibration):  # before the build, not after
+        raise GoldError(f"{gold} has no answerable dev question to calibrate the verdict on; add some")
     if split != "all":
         questions = [q for q in questions if q.split == split]
         if not questions:

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .answer import ANSWER_PASSAGES
+from .errors import SettingsError
 
 if TYPE_CHECKING:
-    from .evaluate import GoldQuestion
+    from .gold import GoldQuestion
     from .retrieve import Hit
 
 CUTOFFS = (1, 3, 5, 10)
@@ -73,9 +74,34 @@ class Report:
     seconds: float
 
 
-def write_report(report: Report, out: str | Path) -> list[Path]:
-    """report.json, report.md and chart.png in `out`."""
+FILES = ("report.json", "report.md", "chart.png")
+
+
+def check_out(out: str | Path) -> Path:
+    """The folder `write_report` may write in: refused, before any work, when it is a file or holds
+    a report.md, report.json or chart.png that is not a report of ours (it would be overwritten)."""
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise SettingsError(f"--out {str(out)!r} is a file; pass a folder for {', '.join(FILES)}")
+    if (found := [name for name in FILES if (out / name).exists()]) and not _ours(out / FILES[0]):
+        raise SettingsError(
+            f"{str(out)!r} holds {', '.join(found)} that qa did not write; pass --out with a new folder "
+            "or one holding an earlier report"
+        )
+    return out
+
+
+def _ours(file: Path) -> bool:
+    try:
+        written = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(written, dict) and {"gold", "split", "systems"} <= written.keys()
+
+
+def write_report(report: Report, out: str | Path) -> list[Path]:
+    """report.json, report.md and chart.png in `out` (`check_out`)."""
+    out = check_out(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(
         json.dumps(_json(report), ensure_ascii=False, indent=2), encoding="utf-8"
