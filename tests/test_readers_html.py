@@ -212,3 +212,26 @@ def test_a_page_of_very_many_blocks_is_read_block_by_block_in_full(monkeypatch):
     page = f"<html><body><nav><ul>{menu}</ul></nav><article>{body}</article></body></html>"
     text = extract(page.encode(), name="dai.html").text
     assert text.split("\n\n") == paragraphs
+
+
+@pytest.mark.parametrize("declared", ["rot13", "base64", "utf-16", "cp037"])
+def test_a_charset_that_cannot_be_the_pages_is_not_believed(declared):
+    """The <meta> was read as ASCII, so a charset that does not write markup as ASCII is a lie."""
+    page = (
+        '<html><head><meta charset="{}"><title>Thông báo</title></head><body><p>Ủy ban nhân dân '
+        "huyện thông báo lịch họp giao ban vào sáng thứ Hai hằng tuần.</p></body></html>"
+    )
+    data = page.format(declared).encode("cp1258", "ignore")  # 8-bit, as old pages are
+    assert (
+        extract(data, name="cu.html").text
+        == extract(page.format("").encode("cp1258", "ignore"), name="cu.html").text
+    )
+
+
+def test_a_doctype_with_an_internal_subset_is_not_read_as_text():
+    page = (
+        '<!DOCTYPE html [\n<!ENTITY c "giao ban">\n]>\n<html><head><title>Thông báo</title></head>'
+        "<body><p>Ủy ban nhân dân huyện thông báo lịch họp vào thứ Hai.</p></body></html>"
+    )
+    got = extract(page.encode(), name="ent.html")
+    assert got.title == "Thông báo" and got.text.startswith("Thông báo\n\nỦy ban") and "]>" not in got.text

@@ -57,6 +57,8 @@ _BAD_UTF8_MAX = 0.01
 TRAFILATURA_MAX_BLOCKS = 20_000
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+# An XHTML doctype's internal subset, which the HTML parser reads as text ("]>", "&c;")
+_DOCTYPE_SUBSET = re.compile(r"^\s*<!DOCTYPE[^>\[]*\[.*?\]\s*>", re.IGNORECASE | re.DOTALL)
 # <font> only styles text, and old pages leave thousands of them unclosed: nested deeper
 # than 2,048 elements, libxml2 drops the text, so they go before parsing.
 _FONT = re.compile(r"</?font\b[^>]*>", re.IGNORECASE)
@@ -100,10 +102,12 @@ def _decode(data: bytes, name: str) -> str:
 
 
 def _declared(data: bytes) -> str | None:
-    """The Python codec of the charset the page's <meta> declares, if Python knows it."""
+    """The Python codec of the charset the page's <meta> declares, if Python knows it as a text
+    encoding that writes markup as ASCII, as the page was found to (not UTF-16, EBCDIC, rot13)."""
     m = _META_CHARSET.search(data[:4096])
     try:
-        return codecs.lookup(m.group(1).decode("ascii")).name if m else None
+        codec = codecs.lookup(m.group(1).decode("ascii")).name if m else None
+        return codec if codec and "<meta>".encode(codec) == b"<meta>" else None
     except (LookupError, UnicodeDecodeError):
         return None
 
@@ -112,7 +116,7 @@ def _parse(text: str):
     import lxml.html
     from lxml.etree import ParserError
 
-    text = _FONT.sub("", _CONTROL.sub("", _XML_DECLARATION.sub("", text)))
+    text = _FONT.sub("", _CONTROL.sub("", _DOCTYPE_SUBSET.sub("", _XML_DECLARATION.sub("", text))))
     # huge_tree: libxml2 otherwise drops all text nested deeper than 255 elements
     parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=True)
     try:
