@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import logging
 import re
 import secrets
 import unicodedata
@@ -32,6 +33,8 @@ from .errors import DiskFullError, DocumentNotFoundError, QAError, QueryError, U
 from .highlight import highlight_spans
 from .retrieve import MAX_QUESTION_CHARS, Mode
 from .settings import Settings
+
+log = logging.getLogger(__name__)
 
 # Bodies above these are refused (413) before they are read. A search is a question of at most
 # MAX_QUESTION_CHARS (under 24 KB even with every letter \u-escaped) and a list of document ids:
@@ -128,8 +131,10 @@ def create_api(retriever: Retriever, settings: Settings) -> FastAPI:
     def download(doc_id: str) -> FileResponse:
         try:
             path = retriever.document_file(doc_id)
-        except DocumentNotFoundError as err:
-            raise HTTPException(404, str(err)) from None
+        except DocumentNotFoundError as err:  # its words name the server's folders: for the log only
+            log.info("download of %r refused: %s", doc_id, err)
+            gone = f"no file for document {doc_id!r} (not indexed, or gone from the corpus)"
+            raise HTTPException(404, f"{gone}; GET /api/documents lists them") from None
         info = next((d for d in retriever.list_documents() if d.id == doc_id), None)
         name = PurePosixPath(info.file if info else doc_id).name
         return FileResponse(
