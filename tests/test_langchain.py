@@ -1,6 +1,7 @@
 import pytest
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
+from pydantic import ValidationError
 
 from qa.langchain import QARetriever
 
@@ -25,3 +26,14 @@ def test_langchain_retriever_returns_cited_documents(retriever):
 def test_langchain_retriever_honours_document_filter(retriever):
     lc = QARetriever(retriever=retriever, k=2, mode="bm25", docs=["001_5890e04fe2056a11.txt"])
     assert {d.metadata["doc_id"] for d in lc.invoke("Chỉ thị 12")} == {"001_5890e04fe2056a11.txt"}
+
+
+def test_k_is_a_whole_number_and_one_call_may_ask_for_another(retriever):
+    for k in (True, "3", 0, 2.5):
+        with pytest.raises(ValidationError, match="k"):
+            QARetriever(retriever=retriever, k=k)
+    lc = QARetriever(retriever=retriever, k=3)
+    assert (
+        len(lc.invoke("Hà Nội đạt bao nhiêu điểm?", k=1)) == 1
+        and len(lc.invoke("Hà Nội đạt bao nhiêu điểm?")) == 3
+    )

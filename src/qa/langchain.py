@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from . import Mode, Retriever
 
@@ -23,13 +23,14 @@ class QARetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     retriever: Retriever
-    k: int = 5
+    k: int = Field(5, strict=True, ge=1)  # strict: True or "3" is not a k, as the HTTP API says too
     mode: Mode = "hybrid"
     docs: Sequence[str] | None = None
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
     ) -> list[Document]:
+        """`k`: this call's, as `invoke(query, k=3)` gives it; else the retriever's."""
         return [
             Document(
                 page_content=hit.text,
@@ -44,5 +45,7 @@ class QARetriever(BaseRetriever):
                     "pages": list(hit.pages),
                 },
             )
-            for hit in self.retriever.search(query, k=self.k, mode=self.mode, docs=self.docs)
+            for hit in self.retriever.search(
+                query, k=self.k if k is None else k, mode=self.mode, docs=self.docs
+            )
         ]
