@@ -368,7 +368,13 @@ def test_rtf_saved_as_doc(tmp_path, monkeypatch):
     if shutil.which("soffice"):
         assert extract(rtf, name="c.doc").text == "Thông báo nghỉ lễ."
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(MissingToolError, match=r"RTF.*apt install libreoffice-writer-nogui"):
+    with pytest.raises(
+        MissingToolError, match=r"RTF.*neither is installed.*apt install libreoffice-writer-nogui"
+    ):
+        extract(rtf, name="c.doc")
+    (tmp_path / "antiword").write_text("#!/bin/sh\nexit 1\n")  # antiword there: it reads no RTF
+    (tmp_path / "antiword").chmod(0o755)
+    with pytest.raises(MissingToolError, match=r"RTF.*needs LibreOffice, which is not installed"):
         extract(rtf, name="c.doc")
 
 

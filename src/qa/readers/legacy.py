@@ -190,8 +190,12 @@ def _soffice() -> str | None:
 def _libreoffice(data: bytes, name: str, filters: tuple[str, ...], *, what: str) -> list[str]:
     program = _soffice()
     if program is None:
+        if shutil.which("antiword"):  # which cannot read this one
+            needs = "LibreOffice, which is not installed"
+        else:
+            needs = "antiword or LibreOffice, and neither is installed"
         raise MissingToolError(
-            f"{name} is {what}; reading it needs antiword or LibreOffice, and neither is installed: "
+            f"{name} is {what}; reading it needs {needs}: "
             "install the Debian package antiword (apt install antiword) for .doc files, or "
             "libreoffice-writer-nogui (apt install libreoffice-writer-nogui) for RTF too; "
             "or open the file in Word and save it as .docx"
