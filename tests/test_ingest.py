@@ -1,4 +1,5 @@
 import codecs
+import os
 import time
 import unicodedata
 
@@ -146,6 +147,24 @@ def test_corpus_reads_documents_recursively_and_notes_other_files(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CorpusError, match=r"no readable documents"):
         corpus_files(tmp_path / "empty")
+
+
+def test_a_link_to_another_document_of_the_corpus_is_indexed_once(tmp_path):
+    """Under the target's own name; links to a file the walk does not list (hidden) count once too."""
+    (tmp_path / "goc.txt").write_text("Văn bản gốc.\n", encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    os.symlink("../goc.txt", tmp_path / "sub" / "ban-sao.txt")
+    os.symlink("goc.txt", tmp_path / "alias.txt")
+    (tmp_path / ".an.txt").write_text("Văn bản ẩn.\n", encoding="utf-8")
+    os.symlink(".an.txt", tmp_path / "hien-1.txt")
+    os.symlink(".an.txt", tmp_path / "hien-2.txt")
+    found = corpus_files(tmp_path)
+    assert sorted(found.files) == ["goc.txt", "hien-1.txt"]
+    assert sorted((s.file, s.reason) for s in found.skipped) == [
+        ("alias.txt", "a link to goc.txt, which is indexed under its own name"),
+        ("hien-2.txt", "a link to hien-1.txt, which is indexed under its own name"),
+        ("sub/ban-sao.txt", "a link to goc.txt, which is indexed under its own name"),
+    ]
 
 
 def test_markdown_headings_become_sections():

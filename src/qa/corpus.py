@@ -103,6 +103,7 @@ def corpus_files(folder: str | Path) -> CorpusFiles:
                 skipped.append(Skipped(_shown(path, root), problem))
                 continue
             files[path.relative_to(root).as_posix()] = path
+    _drop_aliases(files, skipped)
     if not files:
         why = f" ({len(skipped)} skipped: {skipped[0].file}: {skipped[0].reason})" if skipped else ""
         raise CorpusError(
@@ -111,6 +112,19 @@ def corpus_files(folder: str | Path) -> CorpusFiles:
         )
     ordered = dict(sorted(files.items(), key=lambda item: item[0].split("/")))  # as sorted paths
     return CorpusFiles(root, ordered, tuple(skipped))
+
+
+def _drop_aliases(files: dict[str, Path], skipped: list[Skipped]) -> None:
+    """A link to another document of the corpus goes: that document is indexed once, by its name."""
+    links = {doc_id for doc_id, path in files.items() if path.is_symlink()}
+    if not links:
+        return
+    named = {path.resolve(): doc_id for doc_id, path in files.items() if doc_id not in links}
+    for doc_id in sorted(links):
+        target = files[doc_id].resolve()
+        if (same := named.setdefault(target, doc_id)) != doc_id:
+            skipped.append(Skipped(doc_id, f"a link to {same}, which is indexed under its own name"))
+            del files[doc_id]
 
 
 def _problem(path: Path, root: Path, real_root: Path) -> str | None:
