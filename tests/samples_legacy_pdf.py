@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from samples_pdf import SampleHeading, _add_bookmarks, _draw
+from samples_pdf import SampleHeading, _add_bookmarks, _draw, pdf_of
 from test_charset import to_abc, to_vni
 
 
@@ -114,15 +114,7 @@ def _unmapped_pdf(lines: list[bytes]) -> bytes:
         b"/BaseEncoding /WinAnsiEncoding /Differences [173 /minus] >> >>",
         b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
     )
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_of(objects)
 
 
 # French and German lines have letters a legacy font's text shows too (ç, ë, Ü, ä): they are

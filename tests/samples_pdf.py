@@ -330,3 +330,17 @@ def _scan_pdf(paragraphs: tuple[str, ...], *, dpi: int = 300, size_pt: int = 12)
     out = io.BytesIO()
     image.save(out, "PDF", resolution=dpi)
     return out.getvalue()
+
+
+def pdf_of(objects) -> bytes:
+    """A PDF written by hand from its objects' bodies (object 1 the catalog), as a damaged file or a
+    bomb would be written: numbered in order, with their cross-reference table."""
+    out, offsets = bytearray(b"%PDF-1.7\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)

@@ -20,6 +20,7 @@ from samples_pdf import (
     make_scanned_pdf,
     make_text_pdf,
     make_two_column_pdf,
+    pdf_of,
 )
 
 from qa.errors import CorpusError, MissingToolError
@@ -320,15 +321,7 @@ def _raw_pdf(content: bytes, *, image: bytes = b"") -> bytes:
             b"/BitsPerComponent 8 /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream"
             % (side, side, len(picture), picture)
         )
-    out, offsets = bytearray(b"%PDF-1.7\n"), []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % at for at in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_of(objects)
 
 
 TEXT = b"BT /F1 12 Tf 72 770 Td (Bao cao so 12 ve phong chong lut bao.) Tj ET\n"
