@@ -4,7 +4,7 @@ from .answer import Answer, AnswerSentence
 from .api import Retriever
 from .build import BuildReport
 from .corpus import Skipped
-from .documents import AddReport, DocumentInfo, Duplicate, Rejected, RemoveReport, Upload
+from .documents import AddReport, DocumentInfo, RemoveReport
 from .embed import Embedder
 from .errors import (
     CorpusError,
@@ -28,6 +28,7 @@ from .highlight import highlight_spans
 from .readers import SUFFIXES
 from .retrieve import MAX_QUESTION_CHARS, MODES, Hit, Mode
 from .settings import Settings
+from .uploads import Duplicate, Rejected, Upload
 from .web import (
     BasicAuth,
     BodyLimit,

@@ -19,7 +19,7 @@ import numpy as np
 from . import documents as managed
 from .answer import Answer, answer
 from .build import BuildReport, build_index
-from .documents import AddReport, DocumentInfo, Progress, RemoveReport, Upload
+from .documents import AddReport, DocumentInfo, RemoveReport
 from .embed import DEFAULT_EMBEDDER, Embedder, embedder_id, load_embedder
 from .errors import DocumentNotFoundError, IndexMismatchError, QAError
 from .progress import progress_bars
@@ -28,6 +28,7 @@ from .retrieve import Hit, Mode, check_question, embed_question, search
 from .settings import Settings
 from .store import Store, open_store
 from .text import has_diacritics
+from .uploads import MIB, Progress, Upload
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +276,7 @@ class Retriever:
             self.current,
             files,
             embedder=self.embedder,
-            max_bytes=self.settings.max_upload_mb * managed.MIB,
+            max_bytes=self.settings.max_upload_mb * MIB,
             progress=progress,
         )
 

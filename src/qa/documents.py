@@ -10,61 +10,18 @@ record in `corpus.py`, which `qa index` honours too).
 from __future__ import annotations
 
 import dataclasses
-import errno
-import hashlib
-import re
-import shutil
-import stat
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path, PurePath
-from typing import Literal
+from pathlib import Path
 
 from .build import BuildReport, ChunkerSettings, build_index
-from .corpus import (
-    Contents,
-    Record,
-    Uploaded,
-    documents_in,
-    ours,
-    read_record,
-    record_locked,
-    safe_name,
-    store,
-    unstore,
-    write_record,
-)
+from .corpus import Record, documents_in, ours, read_record, record_locked, unstore, write_record
 from .embed import Embedder
-from .errors import CorpusError, DiskFullError, DocumentNotFoundError, IndexMismatchError, UploadError
-from .readers import SUFFIXES
+from .errors import CorpusError, DocumentNotFoundError, IndexMismatchError, UploadError
 from .store import Store
-from .text import nfc
-
-MIB = 1 << 20
-
-Progress = Callable[[int, int, str], None]  # (done, total, what is being done)
-RejectKind = Literal["type", "size", "empty", "unreadable"]
-
-
-@dataclass(frozen=True)
-class Upload:
-    name: str  # the file name the user gave; any folder part is ignored
-    data: bytes
-
-
-@dataclass(frozen=True)
-class Rejected:
-    file: str  # the name as given
-    kind: RejectKind
-    reason: str  # says what happened and how to fix it
-
-
-@dataclass(frozen=True)
-class Duplicate:
-    file: str  # the name as given
-    id: str  # the document with the same bytes
+from .uploads import Duplicate, Progress, Rejected, Stored, Upload, cannot_write, now, store_all
 
 
 @dataclass(frozen=True)
@@ -133,14 +90,14 @@ def add_documents(
         except CorpusError as err:
             raise UploadError(str(err)) from None
         before, index = read_record(root), current()  # as an add that held the lock left them
-        batch = _store_all(root, files, before, index.documents, max_bytes=max_bytes, progress=progress)
+        batch = store_all(root, files, before, index.documents, max_bytes=max_bytes, progress=progress)
         if not batch.stored and not batch.restored and not batch.unindexed:
             return AddReport((), batch.duplicates, batch.rejected, _unchanged(index))
         try:
             write_record(root, batch.record)
         except OSError as err:
             unstore(root, batch.stored)
-            raise _cannot_write(root, err) from None
+            raise cannot_write(root, err) from None
         try:
             build = build_index(
                 root, index.location, embedder=embedder, chunker=chunker, progress=_bars(progress)
@@ -188,7 +145,7 @@ def remove_documents(current: Callable[[], Store], ids: Sequence[str], *, embedd
             if ours(root, record, doc_id):
                 doomed.append(doc_id)
             else:  # the user's own file, or one of ours the user has changed since
-                excluded[doc_id] = _now()
+                excluded[doc_id] = now()
         write_record(root, Record(uploaded, excluded))
         unstore(root, doomed)
         build = build_index(root, index.location, embedder=embedder, chunker=chunker)
@@ -214,98 +171,7 @@ def document_file(index: Store, doc_id: str) -> Path:
     return file
 
 
-@dataclass(frozen=True)
-class _Stored:
-    """What storing a batch of files did, before the index is updated."""
-
-    stored: dict[str, str]  # id → the name as given, of files written now
-    restored: dict[str, str]  # id → the name as given, of the user's files no longer left out
-    unindexed: dict[str, str]  # id → the name as given, of corpus files the index did not hold
-    duplicates: tuple[Duplicate, ...]
-    rejected: tuple[Rejected, ...]
-    record: Record  # the corpus record with these changes
-
-
-def _store_all(
-    root: Path, files, record: Record, indexed, *, max_bytes: int, progress: Progress | None
-) -> _Stored:
-    uploaded, excluded = dict(record.uploaded), dict(record.excluded)
-    contents = Contents(root, indexed)
-    stored, restored, unindexed, duplicates, rejected = {}, {}, {}, [], []  # as in _Stored
-    try:
-        for done, item in enumerate(files, 1):
-            raw = item.name if isinstance(item, Upload) else str(item)
-            # the file is named from the raw name: a byte shown as \udcff would be cut at its "\"
-            name, given = re.split(r"[/\\]", raw)[-1], _shown(raw)
-            data = _take(item, name, given, max_bytes)
-            if isinstance(data, Rejected):
-                rejected.append(data)
-            elif (same := contents.find(data)) is not None:
-                duplicates.append(Duplicate(given, same))
-            elif (left := contents.find_unindexed(data)) is not None:  # the update indexes it
-                contents.include(left, data)
-                unindexed[left] = given
-            elif (back := contents.find_excluded(data)) is not None:
-                del excluded[back]
-                contents.include(back, data)
-                restored[back] = given
-            else:
-                doc_id = store(root, safe_name(name), data)
-                uploaded[doc_id] = Uploaded(_shown(name), hashlib.sha256(data).hexdigest(), _now())
-                contents.include(doc_id, data)
-                stored[doc_id] = given
-            if progress:
-                progress(done, len(files), "storing files")
-    except OSError as err:
-        unstore(root, stored)
-        raise _cannot_write(root, err) from None
-    record = Record(uploaded, excluded)
-    return _Stored(stored, restored, unindexed, tuple(duplicates), tuple(rejected), record)
-
-
-def _take(item: str | Path | Upload, name: str, given: str, max_bytes: int) -> bytes | Rejected:
-    """The file's bytes, or why it is rejected (nothing too big is read)."""
-    suffix = PurePath(safe_name(name)).suffix
-    if suffix not in SUFFIXES:
-        what = f"{suffix} files" if suffix else "a file without a suffix"
-        return Rejected(given, "type", f"qa cannot read {what}; add {' '.join(SUFFIXES)} files")
-    try:
-        if isinstance(item, Upload):
-            size = len(item.data)
-        else:
-            info = Path(item).stat()
-            if not stat.S_ISREG(info.st_mode):
-                return Rejected(given, "unreadable", "not a file; give the path of a document")
-            size = info.st_size
-        if size == 0:
-            return Rejected(given, "empty", "the file is empty; add it once it has content")
-        if size > max_bytes:
-            return Rejected(
-                given,
-                "size",
-                f"{size / MIB:.1f} MiB is over the limit of {max_bytes / MIB:g} MiB a file; "
-                "split it, or raise the limit with QA_MAX_UPLOAD_MB",
-            )
-        return item.data if isinstance(item, Upload) else Path(item).read_bytes()
-    except OSError as err:
-        return Rejected(given, "unreadable", f"cannot read it ({err.strerror}); check the path")
-
-
-def _cannot_write(root: Path, err: OSError) -> DiskFullError | UploadError:
-    """The error for a file or the record that could not be written, once what this add stored is gone."""
-    if err.errno in (errno.ENOSPC, errno.EDQUOT):
-        free = shutil.disk_usage(root).free / 1e6
-        return DiskFullError(
-            f"the disk holding the corpus folder {root} is full ({free:,.1f} MB free): nothing was "
-            "added. Free some space, then add the files again"
-        )
-    return UploadError(
-        f"cannot write to the corpus folder {root} ({err.strerror}); make it writable for the user "
-        "running qa, then add the files again"
-    )
-
-
-def _drop_unreadable(root: Path, build: BuildReport, batch: _Stored, before: Record) -> tuple[Rejected, ...]:
+def _drop_unreadable(root: Path, build: BuildReport, batch: Stored, before: Record) -> tuple[Rejected, ...]:
     """Files of the batch the update could not read: qa's own go again (those a killed add left too),
     the user's are left out again, or left as they were when the index did not hold them."""
     reasons = {s.file: s.reason for s in build.skipped}
@@ -391,16 +257,6 @@ def _bars(progress: Progress | None):
 
 def _unchanged(index: Store) -> BuildReport:
     return BuildReport(unchanged=tuple(index.documents), passages=len(index))
-
-
-def _shown(name: str) -> str:
-    """A name for reports and the record: undecodable bytes of a file name shown escaped, never
-    raising; in NFC, as all text from ingest on, whatever form the user's system gave."""
-    return nfc(name.encode("utf-8", "backslashreplace").decode("utf-8"))
-
-
-def _now() -> str:
-    return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
 def _iso(timestamp: float) -> str:

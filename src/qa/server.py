@@ -28,11 +28,11 @@ from starlette.routing import Match
 
 from .answer import Answer
 from .api import Retriever
-from .documents import Upload
 from .errors import DiskFullError, DocumentNotFoundError, QAError, QueryError, UploadError
 from .highlight import highlight_spans
 from .retrieve import MAX_QUESTION_CHARS, Mode
 from .settings import Settings
+from .uploads import Upload
 
 log = logging.getLogger(__name__)
 
